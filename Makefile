@@ -1,0 +1,32 @@
+# The two set-up commands of the README (run as root on Debian):
+#   make demo   - install what is missing, build, and run a busybox container that shows what it sees
+#   make test   - install what is missing, build, and run every test
+# Plus `make bench` for the lifecycle benchmark against runc/crun.
+
+PKGS := busybox-static runc crun
+DEMO := target/demo
+
+.PHONY: deps demo test bench
+
+deps:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+demo: deps
+	cargo build --release --bin oxirun
+	rm -rf $(DEMO) && mkdir -p $(DEMO)/rootfs/bin $(DEMO)/rootfs/proc $(DEMO)/rootfs/sys $(DEMO)/rootfs/dev $(DEMO)/rootfs/tmp
+	cp /bin/busybox $(DEMO)/rootfs/bin/busybox
+	for a in $$(/bin/busybox --list); do [ "$$a" = busybox ] || ln -sf busybox $(DEMO)/rootfs/bin/$$a; done
+	cd $(DEMO) && ../release/oxirun spec
+	sed -i 's|"sh"|"sh", "-c", "echo hostname: $$(hostname); echo my pid: $$$$; echo processes:; ps -o pid,user,args; echo mounts:; cat /proc/mounts"|' $(DEMO)/config.json
+	target/release/oxirun run --bundle $(DEMO) oxirun-demo-$$$$
+
+test: deps
+	cargo build --bin oxirun
+	cargo test --workspace
+
+bench: deps
+	cargo bench --bench lifecycle

@@ -1,0 +1,25 @@
+//! End-to-end test harness for oxirun: drives the real binary as root against real containers.
+//!
+//! * [`binary`]: which `oxirun` to run (`OXIRUN_BIN`, else `<workspace>/target/debug/oxirun`,
+//!   built once) and the one-time process setup (child subreaper).
+//! * [`rootfs`]: the busybox rootfs, built once and copied per bundle.
+//! * [`util`]: unique ids, per-test temp dirs, running commands with a timeout.
+//! * [`container`]: a [`Container`] guard: bundle + config builder + lifecycle commands; its
+//!   `Drop` force-deletes, reaps, removes cgroups and the temp dir, even after a panic.
+//! * [`checks`]: parsers for what tests observe (mountinfo, /proc/self/status, caps) and the leak
+//!   checks used after a failed command.
+//! * [`impostor`]: spawning a process with a chosen pid (clone3 `set_tid`) for the pid-reuse test.
+//!
+//! Tests run as root; containers get cgroups only under `/oxirun-it/<id>`.
+
+pub mod binary;
+pub mod checks;
+pub mod container;
+pub mod impostor;
+pub mod rootfs;
+pub mod util;
+
+pub use binary::{init, oxirun_bin};
+pub use container::Container;
+pub use serde_json::{json, Value};
+pub use util::{unique_id, Out, TestDir};

@@ -1,0 +1,132 @@
+//! Namespaces seen from inside: configured types are new (differ from the host's), unconfigured
+//! types are shared with the host, a namespace given by path is joined (and is the same one the
+//! host sees at that path), and the container init is pid 1 of its pid namespace.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+
+use oxirun_integration::{Container, TestDir};
+
+/// `/proc/self/ns/*` file name for a config namespace type.
+fn ns_file(ty: &str) -> &str {
+    match ty {
+        "network" => "net",
+        "mount" => "mnt",
+        other => other,
+    }
+}
+
+const ALL: [&str; 8] = ["pid", "net", "ipc", "uts", "mnt", "cgroup", "user", "time"];
+
+fn host_ns() -> BTreeMap<String, String> {
+    ALL.iter()
+        .map(|n| {
+            let l = std::fs::read_link(format!("/proc/self/ns/{n}")).expect("host ns link");
+            (n.to_string(), l.to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
+fn inside_ns(c: &mut Container) -> BTreeMap<String, String> {
+    let script = ALL.map(|n| format!("echo {n}=$(readlink /proc/self/ns/{n})")).join("; ");
+    c.inside(&script)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn configured_namespaces_are_new_others_shared() {
+    let mut c = Container::new("nsnew");
+    c.namespaces(&["pid", "network", "ipc", "uts", "mount", "cgroup"]);
+    let host = host_ns();
+    let inside = inside_ns(&mut c);
+    for ty in ["pid", "network", "ipc", "uts", "mount", "cgroup"] {
+        let f = ns_file(ty);
+        assert!(inside[f].starts_with(&format!("{f}:[")), "{f}: {inside:?}");
+        assert_ne!(inside[f], host[f], "{ty} namespace is the host's");
+    }
+    for f in ["user", "time"] {
+        assert_eq!(inside[f], host[f], "{f} namespace should be shared with the host");
+    }
+}
+
+#[test]
+fn without_namespaces_everything_is_shared() {
+    let mut c = Container::new("nsnone");
+    // A mount namespace is required for pivot_root; everything else is shared.
+    c.namespaces(&["mount"]).unset("/hostname");
+    let host = host_ns();
+    let inside = inside_ns(&mut c);
+    for f in ["pid", "net", "ipc", "uts", "cgroup"] {
+        assert_eq!(inside[f], host[f], "{f} should be the host's");
+    }
+    assert_ne!(inside["mnt"], host["mnt"]);
+}
+
+#[test]
+fn init_is_pid_1_and_sees_only_its_processes() {
+    let mut c = Container::new("pid1");
+    let out = c.inside("echo $$; ls -d /proc/[0-9]* | wc -l");
+    let mut l = out.lines();
+    assert_eq!(l.next(), Some("1"), "{out}");
+    // sh (pid 1) plus at most the ls/wc pipeline.
+    let n: u32 = l.next().unwrap().trim().parse().unwrap();
+    assert!(n <= 3, "container sees {n} processes: {out}");
+}
+
+#[test]
+fn new_network_namespace_has_only_loopback() {
+    let mut c = Container::new("netns");
+    let out = c.inside("cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '");
+    assert_eq!(out.trim(), "lo", "{out}");
+}
+
+/// Creates a persistent network namespace bound at `file` (host side, via unshare(1)).
+fn make_netns(file: &Path) {
+    std::fs::write(file, "").unwrap();
+    let st = Command::new("unshare")
+        .arg(format!("--net={}", file.display()))
+        .arg("true")
+        .status()
+        .expect("spawn unshare");
+    assert!(st.success(), "unshare --net=FILE failed");
+}
+
+#[test]
+fn joins_network_namespace_by_path() {
+    let tmp = TestDir::new(&oxirun_integration::unique_id("netnsfile"));
+    let nsfile = tmp.join("netns");
+    make_netns(&nsfile);
+    let ino = std::fs::metadata(&nsfile).unwrap().ino();
+    let mut c = Container::new("joinnet");
+    c.namespace("network", Some(&nsfile));
+    let got = c.inside("readlink /proc/self/ns/net");
+    assert_eq!(got.trim(), format!("net:[{ino}]"));
+    assert_ne!(
+        got.trim(),
+        std::fs::read_link("/proc/self/ns/net").unwrap().to_string_lossy(),
+        "joined the host's namespace instead"
+    );
+    drop(c);
+    drop(tmp); // detaches the nsfs bind mount
+}
+
+#[test]
+fn joins_uts_namespace_of_another_container() {
+    let mut a = Container::new("utsa");
+    a.hostname("shared-uts").sh("exec sleep 1000").create_ok();
+    let path = format!("/proc/{}/ns/uts", a.pid.unwrap());
+    let mut b = Container::new("utsb");
+    b.namespace("uts", Some(Path::new(&path))).unset("/hostname");
+    let out = b.inside("hostname; readlink /proc/self/ns/uts");
+    let want = std::fs::read_link(&path).unwrap();
+    assert_eq!(
+        out,
+        format!("shared-uts\n{}\n", want.to_string_lossy()),
+        "joined uts namespace"
+    );
+}

@@ -1,0 +1,220 @@
+//! Bundle loading and validation: config.json -> `oci_spec::runtime::Spec`, checked before
+//! anything is created. Every user error in a config is found here and named by its field.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+/// Largest config.json we read (a malicious one must not exhaust memory).
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// A loaded, validated bundle.
+#[derive(Debug)]
+pub struct Bundle {
+    /// Absolute bundle directory.
+    pub dir: PathBuf,
+    /// Absolute, canonical root filesystem path.
+    pub rootfs: PathBuf,
+    pub spec: Spec,
+}
+
+/// Load `<dir>/config.json` and validate it for creating a container.
+pub fn load(dir: &Path) -> Result<Bundle> {
+    let dir = std::path::absolute(dir).with_context(|| format!("bundle {}", dir.display()))?;
+    let spec = read_config(&dir.join("config.json"))?;
+    let rootfs = validate(&spec, &dir)?;
+    Ok(Bundle { dir, rootfs, spec })
+}
+
+/// Read and parse config.json, bounded in size.
+pub fn read_config(path: &Path) -> Result<Spec> {
+    let file = File::open(path).map_err(|e| anyhow!("config.json: {}: {e}", path.display()))?;
+    let mut buf = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| anyhow!("config.json: {}: {e}", path.display()))?;
+    if buf.len() as u64 > MAX_CONFIG_BYTES {
+        bail!("config.json: larger than {} MiB", MAX_CONFIG_BYTES >> 20);
+    }
+    parse_config(&buf)
+}
+
+/// Parse config.json bytes (serde_json keeps its recursion limit, so deep nesting is an error).
+pub fn parse_config(bytes: &[u8]) -> Result<Spec> {
+    serde_json::from_slice(bytes).map_err(|e| anyhow!("config.json: {e}"))
+}
+
+/// Check a container id: `[A-Za-z0-9_+.-]+`, not `.` or `..`.
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 1024
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'.' | b'-'));
+    if !ok {
+        bail!("invalid container ID format: {id:?}");
+    }
+    Ok(())
+}
+
+fn no_nul(field: &str, value: &str) -> Result<()> {
+    if value.contains('\0') {
+        bail!("{field}: contains a NUL byte");
+    }
+    Ok(())
+}
+
+fn no_nul_path(field: &str, value: &Path) -> Result<()> {
+    no_nul(field, &value.to_string_lossy())
+}
+
+/// Validate everything a create needs; returns the canonical rootfs path.
+pub fn validate(spec: &Spec, dir: &Path) -> Result<PathBuf> {
+    let version = spec.version();
+    if !(version.starts_with("1.") || version == "1") {
+        bail!("ociVersion: unsupported version {version:?} (oxirun supports 1.x)");
+    }
+
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| anyhow!("root: missing (root.path is required)"))?;
+    no_nul_path("root.path", root.path())?;
+    let rootfs = dir.join(root.path());
+    let meta = std::fs::metadata(&rootfs)
+        .map_err(|e| anyhow!("root.path: {}: {e}", rootfs.display()))?;
+    if !meta.is_dir() {
+        bail!("root.path: {} is not a directory", rootfs.display());
+    }
+    let rootfs = rootfs
+        .canonicalize()
+        .map_err(|e| anyhow!("root.path: {}: {e}", rootfs.display()))?;
+
+    validate_process(spec)?;
+    validate_linux(spec)?;
+
+    if let Some(hostname) = spec.hostname() {
+        no_nul("hostname", hostname)?;
+    }
+    if let Some(mounts) = spec.mounts() {
+        for (i, m) in mounts.iter().enumerate() {
+            no_nul_path(&format!("mounts[{i}].destination"), m.destination())?;
+            if let Some(src) = m.source() {
+                no_nul_path(&format!("mounts[{i}].source"), src)?;
+            }
+            for opt in m.options().iter().flatten() {
+                no_nul(&format!("mounts[{i}].options"), opt)?;
+            }
+        }
+    }
+    Ok(rootfs)
+}
+
+fn validate_process(spec: &Spec) -> Result<()> {
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| anyhow!("process: missing (required to create a container)"))?;
+    let args = process.args().as_deref().unwrap_or_default();
+    if args.is_empty() {
+        bail!("process.args: must not be empty");
+    }
+    for (i, a) in args.iter().enumerate() {
+        no_nul(&format!("process.args[{i}]"), a)?;
+    }
+    if args[0].is_empty() {
+        bail!("process.args[0]: must not be empty");
+    }
+    for (i, e) in process.env().iter().flatten().enumerate() {
+        no_nul(&format!("process.env[{i}]"), e)?;
+    }
+    no_nul_path("process.cwd", process.cwd())?;
+    if !process.cwd().is_absolute() {
+        bail!(
+            "process.cwd: must be an absolute path, got {:?}",
+            process.cwd().display().to_string()
+        );
+    }
+    for rl in process.rlimits().iter().flatten() {
+        if rl.soft() > rl.hard() {
+            bail!(
+                "process.rlimits: {:?} soft limit {} is above its hard limit {}",
+                rl.typ(),
+                rl.soft(),
+                rl.hard()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn validate_linux(spec: &Spec) -> Result<()> {
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| anyhow!("linux: missing (required on Linux)"))?;
+    let mut seen = HashSet::new();
+    let namespaces = linux.namespaces().as_deref().unwrap_or_default();
+    for ns in namespaces {
+        let what = crate::namespaces::name(ns.typ());
+        if !seen.insert(ns.typ()) {
+            bail!("linux.namespaces: duplicate namespace type {what:?}");
+        }
+        if ns.typ() == LinuxNamespaceType::User {
+            bail!("linux.namespaces: user namespaces are not supported yet");
+        }
+        if let Some(path) = ns.path() {
+            no_nul_path("linux.namespaces.path", path)?;
+            crate::namespaces::open_checked(ns, path)?;
+        }
+    }
+    if !seen.contains(&LinuxNamespaceType::Mount) {
+        bail!("linux.namespaces: a mount namespace is required");
+    }
+    let private_uts = namespaces
+        .iter()
+        .any(|ns| ns.typ() == LinuxNamespaceType::Uts && ns.path().is_none());
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !private_uts {
+        bail!("hostname: setting the hostname requires a new UTS namespace");
+    }
+    if let Some(p) = linux.cgroups_path() {
+        no_nul_path("linux.cgroupsPath", p)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for good in ["a", "abc-DEF_1.2+3", "x.y"] {
+            assert!(validate_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".", "..", "../x", "a/b", "a b", "a\0b", "é"] {
+            let err = validate_id(bad).unwrap_err().to_string();
+            assert!(err.contains("invalid container ID format"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn broken_json_names_config() {
+        let err = parse_config(b"{").unwrap_err().to_string();
+        assert!(err.starts_with("config.json:"), "{err}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let mut s = String::from("{\"ociVersion\":\"1.0.0\",\"annotations\":");
+        s.push_str(&"[".repeat(100_000));
+        let err = parse_config(s.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("recursion limit"), "{err}");
+    }
+}

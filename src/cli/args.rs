@@ -1,0 +1,148 @@
+//! Argument normalisation before clap sees them: Go-style single-dash long flags and
+//! `--bool=true|false`. Stops at the first positional after the subcommand, so a container's
+//! own arguments (e.g. `exec ID sh -c ...`) are never touched.
+
+use std::ffi::OsString;
+
+/// Long flags that take a value (a following argument is their value, not a positional).
+const VALUE_FLAGS: &[&str] = &[
+    "root",
+    "log",
+    "log-format",
+    "rootless",
+    "bundle",
+    "pid-file",
+    "console-socket",
+    "preserve-fds",
+    "format",
+    "criu",
+];
+/// Short flags that take a value.
+const VALUE_SHORTS: &[&str] = &["-b", "-f"];
+/// Boolean long flags (Go's flag package accepts `--x=true` / `--x=false`).
+const BOOL_FLAGS: &[&str] = &[
+    "debug",
+    "systemd-cgroup",
+    "no-pivot",
+    "no-new-keyring",
+    "force",
+    "all",
+    "detach",
+    "keep",
+    "quiet",
+    "no-subreaper",
+];
+
+fn is_known(name: &str) -> bool {
+    VALUE_FLAGS.contains(&name) || BOOL_FLAGS.contains(&name) || name == "help" || name == "version"
+}
+
+pub fn normalize(argv: Vec<OsString>) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut iter = argv.into_iter();
+    if let Some(prog) = iter.next() {
+        out.push(prog);
+    }
+    let mut seen_subcommand = false;
+    let mut expect_value = false;
+    while let Some(arg) = iter.next() {
+        let Some(s) = arg.to_str().map(str::to_owned) else {
+            out.push(arg);
+            continue;
+        };
+        if expect_value {
+            expect_value = false;
+            out.push(arg);
+            continue;
+        }
+        if s == "--" {
+            out.push(arg);
+            out.extend(iter);
+            break;
+        }
+        // "-root" -> "--root" for known long names only.
+        let s = match s.strip_prefix('-') {
+            Some(rest) if !rest.starts_with('-') && rest.len() > 1 => {
+                let name = rest.split('=').next().unwrap_or(rest);
+                if is_known(name) {
+                    format!("-{s}")
+                } else {
+                    s
+                }
+            }
+            _ => s,
+        };
+        if let Some(rest) = s.strip_prefix("--") {
+            let (name, value) = match rest.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (rest, None),
+            };
+            if BOOL_FLAGS.contains(&name) {
+                match value {
+                    Some("true") | None => out.push(format!("--{name}").into()),
+                    Some("false") => {}
+                    Some(_) => out.push(s.clone().into()),
+                }
+                continue;
+            }
+            if VALUE_FLAGS.contains(&name) && value.is_none() {
+                expect_value = true;
+            }
+            out.push(s.into());
+            continue;
+        }
+        if VALUE_SHORTS.contains(&s.as_str()) {
+            expect_value = true;
+            out.push(s.into());
+            continue;
+        }
+        if s.starts_with('-') && s.len() > 1 {
+            out.push(s.into());
+            continue;
+        }
+        // A positional: the subcommand first, then the container id; after the id, stop.
+        out.push(s.into());
+        if seen_subcommand {
+            out.extend(iter);
+            break;
+        }
+        seen_subcommand = true;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(args: &[&str]) -> Vec<String> {
+        normalize(args.iter().map(OsString::from).collect())
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn single_dash_long_flags() {
+        assert_eq!(
+            n(&["oxirun", "-root", "/r", "create", "-bundle=/b", "c1"]),
+            ["oxirun", "--root", "/r", "create", "--bundle=/b", "c1"]
+        );
+    }
+
+    #[test]
+    fn bool_values() {
+        assert_eq!(
+            n(&["oxirun", "--debug=false", "run", "--detach=true", "c"]),
+            ["oxirun", "run", "--detach", "c"]
+        );
+    }
+
+    #[test]
+    fn stops_after_the_container_id() {
+        assert_eq!(
+            n(&["oxirun", "--root", "-x", "kill", "c1", "-9", "--all=true"]),
+            ["oxirun", "--root", "-x", "kill", "c1", "-9", "--all=true"]
+        );
+    }
+}

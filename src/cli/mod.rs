@@ -1,0 +1,167 @@
+//! The command line, runc-compatible: global flags before the subcommand, `--f v` and
+//! `--f=v`, single-dash long flags (go-runc sends `-no-subreaper`), `--bool=true|false`.
+//! One file per subcommand; parsing and printing only, the work is in `container`.
+
+mod args;
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::logging;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The runtime-spec version we implement.
+pub const SPEC_VERSION: &str = "1.2.0";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "oxirun",
+    about = "oxirun: a low-level OCI container runtime (runc-compatible)",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Root directory for container state
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
+    /// Log file (default: stderr)
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Log format: text or json
+    #[arg(long = "log-format", global = true, default_value = "text")]
+    log_format: String,
+    /// Enable debug logging
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Use the systemd cgroup driver (not supported yet: create refuses it)
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto (for `spec`: generate a rootless config)
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    rootless: Option<String>,
+    /// Print the version
+    #[arg(short = 'v', long)]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a container (its init waits for `start`)
+    Create(create::Args),
+    /// Start a created container
+    Start(start::Args),
+    /// Print a container's state as JSON
+    State(state::Args),
+    /// Send a signal to a container's init (or every process with --all)
+    Kill(kill::Args),
+    /// Delete a container and everything it holds
+    Delete(delete::Args),
+    /// Create, start and wait for a container
+    Run(run::Args),
+    /// List containers
+    #[command(alias = "ps-all")]
+    List(list::Args),
+    /// Write a default config.json
+    Spec(spec::Args),
+}
+
+/// What every subcommand gets from the global flags.
+pub struct Globals {
+    pub root: PathBuf,
+    pub systemd_cgroup: bool,
+    pub rootless: bool,
+}
+
+fn default_root() -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from("/run/oxirun");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("oxirun"),
+        _ => PathBuf::from(format!("/tmp/oxirun-{}", nix::unistd::geteuid())),
+    }
+}
+
+/// Entry point: returns the process exit code.
+pub fn main() -> i32 {
+    let argv = args::normalize(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return 0;
+            }
+            // One line, exit 1 (runc's usage errors exit 1, clap's would exit 2).
+            let msg = e.to_string();
+            let first = msg.lines().next().unwrap_or("invalid usage");
+            eprintln!("oxirun: {}", first.trim_start_matches("error: "));
+            return 1;
+        }
+    };
+    if cli.version {
+        print_version();
+        return 0;
+    }
+    let format = match cli.log_format.as_str() {
+        "text" => logging::Format::Text,
+        "json" => logging::Format::Json,
+        other => {
+            eprintln!("oxirun: --log-format: unknown format {other:?} (text or json)");
+            return 1;
+        }
+    };
+    logging::init(cli.log.clone(), format, cli.debug);
+    let rootless = match cli.rootless.as_deref().unwrap_or("auto") {
+        "true" => true,
+        "false" => false,
+        "auto" => !nix::unistd::geteuid().is_root(),
+        other => {
+            logging::fatal(&format!("--rootless: invalid value {other:?} (true, false or auto)"));
+            return 1;
+        }
+    };
+    let globals = Globals {
+        root: cli.root.clone().unwrap_or_else(default_root),
+        systemd_cgroup: cli.systemd_cgroup,
+        rootless,
+    };
+    let Some(command) = cli.command else {
+        eprintln!("oxirun: no command given (try --help)");
+        return 1;
+    };
+    let result = match command {
+        Command::Create(a) => create::run(&globals, a),
+        Command::Start(a) => start::run(&globals, a),
+        Command::State(a) => state::run(&globals, a),
+        Command::Kill(a) => kill::run(&globals, a),
+        Command::Delete(a) => delete::run(&globals, a),
+        Command::Run(a) => run::run(&globals, a),
+        Command::List(a) => list::run(&globals, a),
+        Command::Spec(a) => spec::run(a, cli.rootless.as_deref() == Some("true")),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            logging::fatal(&format!("{e:#}"));
+            1
+        }
+    }
+}
+
+fn print_version() {
+    println!("oxirun version {VERSION}");
+    println!("commit: {}", option_env!("OXIRUN_COMMIT").unwrap_or("unknown"));
+    println!("spec: {SPEC_VERSION}");
+}

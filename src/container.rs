@@ -1,0 +1,377 @@
+//! The lifecycle: which transitions are allowed, what each does, and the status derived from
+//! reality (the init's pid and start time, the exec gate, the freezer) - never from a stored
+//! string. Error wording follows runc's, which clients match on.
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Serialize;
+
+use crate::cgroups::Cgroup;
+use crate::state::{State, StateDir};
+use crate::{bundle, launch, logging, sys};
+
+/// The OCI version we implement (reported in `state`).
+pub const OCI_VERSION: &str = "1.2.0";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// Options of `create` (and `run`).
+#[derive(Debug, Default)]
+pub struct CreateOpts {
+    pub root: PathBuf,
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub systemd_cgroup: bool,
+    pub rootless: bool,
+}
+
+/// (state char, start time) from /proc/<pid>/stat, or None when the process is gone.
+pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // comm may contain spaces and ')': the fields start after the last ')'.
+    let rest = &s[s.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?.chars().next()?;
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// Whether the init recorded in `st` is still that process and not a zombie.
+pub fn init_alive(st: &State) -> bool {
+    st.pid > 0
+        && matches!(proc_stat(st.pid), Some((s, start)) if start == st.pid_start && s != 'Z' && s != 'X')
+}
+
+/// The status, from reality.
+pub fn status(root: &Path, st: &State) -> Status {
+    if !init_alive(st) {
+        return Status::Stopped;
+    }
+    if root
+        .join(&st.id)
+        .join(crate::state::EXEC_SOCK)
+        .symlink_metadata()
+        .is_ok()
+    {
+        return Status::Created;
+    }
+    if st.cgroup.is_frozen().unwrap_or(false) {
+        return Status::Paused;
+    }
+    Status::Running
+}
+
+/// The `state` JSON object (runtime-spec state plus runc's `owner`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState<'a> {
+    pub oci_version: &'a str,
+    pub id: &'a str,
+    pub pid: i32,
+    pub status: &'a str,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub created: &'a str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: &'a BTreeMap<String, String>,
+    pub owner: String,
+}
+
+pub fn oci_state<'a>(st: &'a State, status: Status) -> OciState<'a> {
+    OciState {
+        oci_version: OCI_VERSION,
+        id: &st.id,
+        pid: if status == Status::Stopped { 0 } else { st.pid },
+        status: status.as_str(),
+        bundle: &st.bundle,
+        rootfs: &st.rootfs,
+        created: &st.created,
+        annotations: &st.annotations,
+        owner: String::new(),
+    }
+}
+
+/// A path to `name` inside the locked state dir that stays short (sun_path is 108 bytes).
+fn fd_path(dir_fd: &impl AsRawFd, name: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}/{name}", dir_fd.as_raw_fd()))
+}
+
+pub fn create(opts: &CreateOpts) -> Result<i32> {
+    bundle::validate_id(&opts.id)?;
+    if opts.systemd_cgroup {
+        bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet");
+    }
+    check_preserved_fds(opts.preserve_fds)?;
+    let bundle = bundle::load(&opts.bundle)?;
+    let process = bundle.spec.process().as_ref();
+    if process.and_then(|p| p.terminal()).unwrap_or(false) {
+        bail!("process.terminal: terminals are not supported yet (set \"terminal\": false)");
+    }
+    if opts.console_socket.is_some() {
+        bail!("cannot use console socket if runc will not detach or allocate tty");
+    }
+    let linux = bundle.spec.linux().as_ref();
+    let cgroups_path = linux
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    let cgroup = Cgroup::resolve(cgroups_path.as_deref(), &opts.id)?;
+    let pid_file = opts
+        .pid_file
+        .as_ref()
+        .map(std::path::absolute)
+        .transpose()
+        .context("--pid-file")?;
+
+    let sdir = StateDir::claim(&opts.root, &opts.id)?;
+    let mut st = State {
+        id: opts.id.clone(),
+        pid: 0,
+        pid_start: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: logging::now_rfc3339_nanos(),
+        annotations: bundle
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroup,
+        systemd_cgroup: opts.systemd_cgroup,
+        rootless: opts.rootless,
+        config: bundle.spec.clone(),
+    };
+    let result = (|| -> Result<i32> {
+        // Saved before anything exists, so `delete --force` can clean up a half-made container.
+        sdir.save(&st)?;
+        st.cgroup.create()?;
+        let gate = UnixListener::bind(fd_path(&sdir, crate::state::EXEC_SOCK))
+            .map_err(|e| anyhow!("exec gate socket: {e}"))?;
+        let cfg = launch::Config {
+            spec: &bundle.spec,
+            rootfs: &bundle.rootfs,
+            cgroup: &st.cgroup,
+            gate: &gate,
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+            preserve_fds: opts.preserve_fds,
+            id: &opts.id,
+        };
+        let pid = launch::parent::launch(&cfg)?;
+        st.pid = pid;
+        st.pid_start = proc_stat(pid)
+            .map(|(_, s)| s)
+            .ok_or_else(|| anyhow!("container init {pid} vanished"))?;
+        sdir.save(&st)?;
+        if let Some(p) = &pid_file {
+            write_pid_file(p, pid)?;
+        }
+        Ok(pid)
+    })();
+    if result.is_err() {
+        if st.pid > 0 {
+            let _ = signal_init(&st, libc::SIGKILL);
+        }
+        let _ = st.cgroup.remove();
+        let _ = sdir.remove();
+    }
+    result
+}
+
+fn check_preserved_fds(n: u32) -> Result<()> {
+    for fd in 3..3 + n as i32 {
+        nix::fcntl::fcntl(sys::process::borrow_fd(fd), nix::fcntl::FcntlArg::F_GETFD)
+            .map_err(|e| anyhow!("unable to stat preserved-fd {fd}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Write the pid-file atomically: a temp file beside it, then rename (no trailing newline).
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("--pid-file: {} is not a file path", path.display()))?;
+    let tmp = dir.join(format!(".{}", name.to_string_lossy()));
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o666)
+        .custom_flags(libc::O_SYNC)
+        .open(&tmp)
+        .map_err(|e| anyhow!("--pid-file: {}: {e}", tmp.display()))?;
+    f.write_all(pid.to_string().as_bytes())
+        .and_then(|_| fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            anyhow!("--pid-file: {}: {e}", path.display())
+        })
+}
+
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    bundle::validate_id(id)?;
+    let sdir = StateDir::open(root, id)?;
+    let st = sdir.load()?;
+    match status(root, &st) {
+        Status::Created => {}
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+        Status::Running | Status::Paused => bail!("cannot start an already running container"),
+    }
+    let dir = fs::File::open(&sdir.dir).context("open state dir")?;
+    let mut conn = UnixStream::connect(fd_path(&dir, crate::state::EXEC_SOCK))
+        .map_err(|e| anyhow!("cannot start container {id}: exec gate: {e}"))?;
+    conn.write_all(&[0])
+        .map_err(|e| anyhow!("cannot start container {id}: {e}"))?;
+    let mut reply = String::new();
+    let _ = conn.read_to_string(&mut reply);
+    let _ = fs::remove_file(sdir.exec_sock());
+    if !reply.is_empty() {
+        bail!("{reply}");
+    }
+    Ok(())
+}
+
+/// Signal the init through a pidfd, after checking the pid still names our init.
+pub fn signal_init(st: &State, sig: i32) -> Result<Option<OwnedFd>> {
+    let pidfd = match sys::process::pidfd_open(st.pid) {
+        Ok(fd) => fd,
+        Err(_) => return Ok(None),
+    };
+    // The pidfd pins the process; if the start time matches now, it is our init.
+    if !init_alive(st) {
+        return Ok(None);
+    }
+    sys::process::pidfd_send_signal(pidfd.as_raw_fd(), sig)
+        .map_err(|e| anyhow!("signal container init {}: {e}", st.pid))?;
+    Ok(Some(pidfd))
+}
+
+pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
+    bundle::validate_id(id)?;
+    let sdir = StateDir::open(root, id)?;
+    let st = sdir.load()?;
+    let stopped = status(root, &st) == Status::Stopped;
+    if all {
+        // Every member of the cgroup; with --all a stopped init is not an error.
+        return st.cgroup.kill_all(sig);
+    }
+    if stopped || signal_init(&st, sig)?.is_none() {
+        bail!("container not running");
+    }
+    Ok(())
+}
+
+/// Wait (bounded) until the process behind `pidfd` has exited.
+fn wait_exit(pidfd: &OwnedFd, timeout_ms: i32) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::try_from(timeout_ms).unwrap_or(PollTimeout::MAX)), Ok(n) if n > 0)
+}
+
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    bundle::validate_id(id)?;
+    let sdir = match StateDir::open(root, id) {
+        Ok(d) => d,
+        // runc: --force on an unknown id is success.
+        Err(_) if force && !root.join(id).exists() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let st = match sdir.load() {
+        Ok(st) => st,
+        Err(_) if force => return sdir.remove(),
+        Err(_) => bail!("container {id} does not exist"),
+    };
+    let status = status(root, &st);
+    match status {
+        Status::Stopped => {}
+        Status::Created => kill_and_wait(&st)?,
+        Status::Running | Status::Paused if force => {
+            if status == Status::Paused {
+                let _ = st.cgroup.thaw();
+            }
+            kill_and_wait(&st)?;
+        }
+        Status::Running | Status::Paused => bail!(
+            "cannot delete container {id} that is not stopped: {}",
+            status.as_str()
+        ),
+    }
+    destroy(sdir, &st)
+}
+
+fn kill_and_wait(st: &State) -> Result<()> {
+    if let Some(pidfd) = signal_init(st, libc::SIGKILL)? {
+        if !wait_exit(&pidfd, 10_000) {
+            bail!("container init {} did not exit after SIGKILL", st.pid);
+        }
+    }
+    Ok(())
+}
+
+/// Remove everything a stopped container still holds: processes left in its cgroup (a
+/// container without its own pid namespace), the cgroup, the state directory.
+fn destroy(sdir: StateDir, st: &State) -> Result<()> {
+    if !st.cgroup.pids().unwrap_or_default().is_empty() {
+        let _ = st.cgroup.kill_all(libc::SIGKILL);
+    }
+    st.cgroup.remove()?;
+    sdir.remove()
+}
+
+/// `run`: create + start + wait, forwarding signals; returns the exit code.
+pub fn run(opts: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
+    if detach {
+        create(opts)?;
+        return start(&opts.root, &opts.id).map(|_| 0);
+    }
+    crate::launch::foreground::run(opts, keep)
+}
+
+/// Delete after a foreground run (the init has been reaped).
+pub fn cleanup_after_run(root: &Path, id: &str) -> Result<()> {
+    let sdir = StateDir::open(root, id)?;
+    let st = sdir.load()?;
+    destroy(sdir, &st)
+}
+
+pub fn list(root: &Path) -> Result<Vec<(State, Status)>> {
+    let mut out = Vec::new();
+    for id in crate::state::list_ids(root)? {
+        if let Ok(st) = crate::state::load(root, &id) {
+            let s = status(root, &st);
+            out.push((st, s));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,87 @@
+//! Process creation: the parent side clones the init with its namespaces and drives it over
+//! the sync channel; the init side sets up the container and waits at the exec gate.
+//!
+//! The exec gate is a listening unix socket, `<state dir>/exec.sock`, created by the parent
+//! and inherited by the init. `start` connects and sends one byte; the init `execve`s. The
+//! accepted connection is close-on-exec, so `start` reads EOF on success, or the error text
+//! when `execve` failed. The socket file exists exactly while the container is `created`.
+
+pub mod foreground;
+pub mod init;
+pub mod parent;
+pub mod sync;
+
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::cgroups::Cgroup;
+use crate::namespaces;
+
+/// Everything the init needs, prepared by the parent before cloning.
+pub struct Config<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub cgroup: &'a Cgroup,
+    pub gate: &'a UnixListener,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub id: &'a str,
+}
+
+/// Which namespaces are created where, and which are joined.
+#[derive(Debug)]
+pub struct NsPlan {
+    /// Created by the clone itself.
+    pub clone_flags: CloneFlags,
+    /// Joined by path in the init (mount namespace last).
+    pub join: Vec<(LinuxNamespaceType, PathBuf)>,
+    /// Unshared after the parent placed the init in its cgroup (so the namespace root is it).
+    pub new_cgroup: bool,
+    /// Unshared just before the extra fork (they only apply to children).
+    pub late_flags: CloneFlags,
+    /// A second fork is needed: the pid namespace is joined by path, or a time namespace is used.
+    pub extra_fork: bool,
+}
+
+impl NsPlan {
+    pub fn new(spec: &Spec) -> NsPlan {
+        let mut plan = NsPlan {
+            clone_flags: CloneFlags::empty(),
+            join: Vec::new(),
+            new_cgroup: false,
+            late_flags: CloneFlags::empty(),
+            extra_fork: false,
+        };
+        let list = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default();
+        plan.extra_fork = list.iter().any(|ns| {
+            ns.typ() == LinuxNamespaceType::Time
+                || (ns.typ() == LinuxNamespaceType::Pid && ns.path().is_some())
+        });
+        for ns in &list {
+            let typ = ns.typ();
+            match ns.path() {
+                Some(p) => plan.join.push((typ, p.clone())),
+                None if typ == LinuxNamespaceType::Cgroup => plan.new_cgroup = true,
+                None if typ == LinuxNamespaceType::Time => {
+                    plan.late_flags |= namespaces::flag(typ)
+                }
+                None if typ == LinuxNamespaceType::Pid && plan.extra_fork => {
+                    plan.late_flags |= namespaces::flag(typ)
+                }
+                None => plan.clone_flags |= namespaces::flag(typ),
+            }
+        }
+        // Join the mount namespace last: paths of the others are resolved in ours.
+        plan.join
+            .sort_by_key(|(t, _)| *t == LinuxNamespaceType::Mount);
+        plan
+    }
+}

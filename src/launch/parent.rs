@@ -1,0 +1,78 @@
+//! The parent side of process creation: clone the init, place it in its cgroup, drive the
+//! sync protocol until the init is ready (or report its error and clean up).
+
+use std::os::fd::OwnedFd;
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+
+use super::sync::{self, Msg};
+use super::{init, Config, NsPlan};
+use crate::sys::process::{clone_fork, Forked};
+
+/// Start the container's init; returns its host pid once it is blocked at the exec gate.
+pub fn launch(cfg: &Config) -> Result<i32> {
+    let plan = NsPlan::new(cfg.spec);
+    let (parent_end, init_end) = sync::pair()?;
+    match clone_fork(plan.clone_flags.bits()).context("clone the container init")? {
+        Forked::Child => {
+            drop(parent_end);
+            init::run(cfg, &plan, init_end)
+        }
+        Forked::Parent(pid) => {
+            drop(init_end);
+            let mut init_pid = pid;
+            let result = drive(cfg, pid, &mut init_pid, &parent_end);
+            if result.is_err() {
+                kill_and_reap(pid, init_pid);
+            }
+            result
+        }
+    }
+}
+
+fn drive(cfg: &Config, child: i32, init_pid: &mut i32, sync_fd: &OwnedFd) -> Result<i32> {
+    cfg.cgroup.add_pid(child)?;
+    sync::send_msg(sync_fd, &Msg::Go)?;
+    loop {
+        match sync::recv_msg(sync_fd)? {
+            Some(Msg::Pid(p)) => {
+                *init_pid = p;
+                // The intermediate process exits right after the extra fork.
+                let _ = waitpid(Pid::from_raw(child), None);
+            }
+            Some(Msg::Ready) => break,
+            Some(Msg::Error(e)) => bail!("{e}"),
+            Some(Msg::Go) => bail!("sync: unexpected message from the init"),
+            None => bail!(
+                "container init exited during setup ({})",
+                describe_exit(*init_pid)
+            ),
+        }
+    }
+    if let Some(adj) = cfg.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        std::fs::write(format!("/proc/{init_pid}/oom_score_adj"), adj.to_string())
+            .map_err(|e| anyhow!("process.oomScoreAdj: {adj}: {e}"))?;
+    }
+    Ok(*init_pid)
+}
+
+fn describe_exit(pid: i32) -> String {
+    match waitpid(Pid::from_raw(pid), None) {
+        Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
+        Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
+        _ => "no status".into(),
+    }
+}
+
+/// Kill the half-started init (and the intermediate process, if any) and reap what is ours.
+fn kill_and_reap(child: i32, init_pid: i32) {
+    for pid in [init_pid, child] {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    for pid in [child, init_pid] {
+        let _ = waitpid(Pid::from_raw(pid), None);
+    }
+}

@@ -1,0 +1,131 @@
+//! The parent <-> init channel: one `SOCK_SEQPACKET` socketpair, one message per packet.
+//!
+//! | message  | sender | when                                             | receiver does                    |
+//! |----------|--------|--------------------------------------------------|----------------------------------|
+//! | `Go`     | parent | after placing the init in its cgroup             | init continues its setup         |
+//! | `Pid(p)` | init   | after the extra fork (pid/time namespaces)       | parent tracks `p` as the init    |
+//! | `Ready`  | init   | setup done, blocked on the exec gate next        | parent writes state, returns     |
+//! | `Error`  | init   | any setup failure (the text is the user's error) | parent cleans up, reports it     |
+//!
+//! Encoding: one tag byte, then the payload (`Pid`: 4 bytes LE; `Error`: UTF-8, at most
+//! `MAX_MSG` bytes). Lengths are bounded by the packet, never by a field we trust.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use anyhow::{anyhow, bail, Result};
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+
+pub const MAX_MSG: usize = 64 * 1024;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Msg {
+    Go,
+    Pid(i32),
+    Ready,
+    Error(String),
+}
+
+impl Msg {
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Msg::Go => vec![1],
+            Msg::Pid(p) => {
+                let mut v = vec![2];
+                v.extend_from_slice(&p.to_le_bytes());
+                v
+            }
+            Msg::Ready => vec![3],
+            Msg::Error(s) => {
+                let mut v = vec![4];
+                let mut end = s.len().min(MAX_MSG - 1);
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                v.extend_from_slice(&s.as_bytes()[..end]);
+                v
+            }
+        }
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Msg> {
+        match buf.split_first() {
+            Some((1, [])) => Ok(Msg::Go),
+            Some((2, p)) if p.len() == 4 => Ok(Msg::Pid(i32::from_le_bytes([p[0], p[1], p[2], p[3]]))),
+            Some((3, [])) => Ok(Msg::Ready),
+            Some((4, s)) => Ok(Msg::Error(String::from_utf8_lossy(s).into_owned())),
+            _ => bail!("sync: malformed message ({} bytes)", buf.len()),
+        }
+    }
+}
+
+/// A connected socketpair: (parent end, init end). Both close-on-exec.
+pub fn pair() -> Result<(OwnedFd, OwnedFd)> {
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| anyhow!("sync socketpair: {e}"))
+}
+
+pub fn send_msg(fd: &OwnedFd, msg: &Msg) -> Result<()> {
+    send(fd.as_raw_fd(), &msg.encode(), MsgFlags::MSG_NOSIGNAL)
+        .map_err(|e| anyhow!("sync send: {e}"))?;
+    Ok(())
+}
+
+/// Receive one message; `None` when the other end is closed.
+pub fn recv_msg(fd: &OwnedFd) -> Result<Option<Msg>> {
+    let mut buf = vec![0u8; MAX_MSG + 1];
+    loop {
+        match recv(fd.as_raw_fd(), &mut buf, MsgFlags::MSG_TRUNC) {
+            Ok(0) => return Ok(None),
+            Ok(n) if n > MAX_MSG => bail!("sync: oversized message ({n} bytes)"),
+            Ok(n) => return Msg::decode(&buf[..n]).map(Some),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => bail!("sync recv: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        for m in [
+            Msg::Go,
+            Msg::Pid(4422),
+            Msg::Ready,
+            Msg::Error("exec: \"x\": not found".into()),
+        ] {
+            assert_eq!(Msg::decode(&m.encode()).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn malformed_is_an_error() {
+        for bad in [&[][..], &[9], &[2, 1, 2], &[1, 0]] {
+            assert!(Msg::decode(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn huge_error_is_truncated_on_a_char_boundary() {
+        let s = "é".repeat(MAX_MSG);
+        let enc = Msg::Error(s).encode();
+        assert!(enc.len() <= MAX_MSG);
+        assert!(matches!(Msg::decode(&enc).unwrap(), Msg::Error(_)));
+    }
+
+    #[test]
+    fn over_socketpair() {
+        let (a, b) = pair().unwrap();
+        send_msg(&a, &Msg::Pid(7)).unwrap();
+        assert_eq!(recv_msg(&b).unwrap(), Some(Msg::Pid(7)));
+        drop(a);
+        assert_eq!(recv_msg(&b).unwrap(), None);
+    }
+}

@@ -1,0 +1,18 @@
+//! oxirun: a low-level OCI container runtime, command-line compatible with runc.
+//!
+//! Reading order for `create`: `cli::create` -> `bundle` (load + validate) -> `container::create`
+//! -> `launch::parent` (clone, sync, cgroups) -> `launch::init` (namespaces, `rootfs`, `process`)
+//! -> `execve` on `start`.
+
+pub mod bundle;
+pub mod cgroups;
+pub mod cli;
+pub mod container;
+pub mod launch;
+pub mod logging;
+pub mod namespaces;
+pub mod process;
+pub mod rootfs;
+pub mod spec_template;
+pub mod state;
+pub mod sys;

@@ -1,0 +1,118 @@
+//! rootfs: the container's filesystem view. Owns the mounts of config.json, safe path
+//! resolution inside the rootfs, the default devices and /dev symlinks, pivot_root, masked and
+//! read-only paths and the read-only root.
+//!
+//! Called by `launch::init`, inside the container's new mount (and pid) namespace, in three
+//! steps so the createContainer hooks can run between `prepare` and `enter`:
+//! `prepare` (propagation, rootfs bind, mounts, devices), `enter` (pivot_root), `finalize`
+//! (masks, read-only paths, read-only root).
+//!
+//! Files: `options` (pure option parsing), `resolve` (fd-based resolution and creation inside a
+//! root), `mountinfo` (parsing /proc/self/mountinfo), `mounts` (one config mount), `cgroupfs`
+//! (cgroup mounts), `devices` (device nodes, /dev symlinks), `pivot` (root propagation,
+//! pivot_root), `masks` (maskedPaths, readonlyPaths, root.readonly). Raw syscalls live in
+//! `crate::sys::fs`.
+
+mod cgroupfs;
+mod devices;
+mod masks;
+pub mod mountinfo;
+mod mounts;
+pub mod options;
+mod pivot;
+pub mod resolve;
+
+#[cfg(test)]
+mod e2e_tests;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+use nix::mount::MsFlags;
+use oci_spec::runtime::Spec;
+
+pub use options::{parse_mount_options, MountOptions};
+
+/// The prepared rootfs: an `O_PATH` fd of the rootfs mount (bound onto itself).
+pub struct Rootfs {
+    root: OwnedFd,
+    /// `linux.rootfsPropagation`, re-applied to "/" after pivot_root.
+    propagation: Option<MsFlags>,
+}
+
+impl Rootfs {
+    /// The `O_PATH` fd of the rootfs mount (for callers that need to work inside it).
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.root.as_fd()
+    }
+}
+
+/// Make mounts private/slave per rootfsPropagation, bind the rootfs onto itself, mount every
+/// `mounts` entry inside it, create default devices and /dev symlinks.
+pub fn prepare(spec: &Spec, rootfs: &Path, cgroup: &crate::cgroups::Cgroup) -> Result<Rootfs> {
+    let linux = spec.linux().as_ref();
+    let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        None | Some("") => None,
+        Some(p) => Some(
+            options::parse_rootfs_propagation(p)
+                .ok_or_else(|| anyhow!("invalid linux.rootfsPropagation {p:?}"))?,
+        ),
+    };
+    let root_prop = propagation.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    // pivot_root refuses a shared "/" mount: use rslave for "/" itself and re-apply a shared
+    // propagation to the new root after the pivot.
+    let first = if root_prop.contains(MsFlags::MS_SHARED) {
+        MsFlags::MS_SLAVE | MsFlags::MS_REC
+    } else {
+        root_prop
+    };
+    let root = pivot::prepare_root(rootfs, first)?;
+
+    let host_mounts = mountinfo::read_self().map_err(|e| anyhow!("read mountinfo: {e}"))?;
+    let ctx = mounts::Ctx {
+        root: root.as_fd(),
+        cgroup,
+        host_mounts: &host_mounts,
+    };
+    let spec_mounts = spec.mounts().as_deref().unwrap_or(&[]);
+    mounts::mount_all(&ctx, spec_mounts)?;
+
+    // Devices only when /dev is not a bind of something else (e.g. the host's /dev).
+    let dev_is_bind = spec_mounts.iter().any(|m| {
+        resolve::clean(m.destination()) == Path::new("dev")
+            && (m.typ().as_deref() == Some("bind")
+                || options::parse_mount_options(m.options().as_deref().unwrap_or(&[])).is_bind())
+    });
+    if !dev_is_bind {
+        let dev = devices::open_dev(root.as_fd())?;
+        let spec_devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
+        devices::create_devices(&dev, &devices::device_list(spec_devices)?)?;
+        let with_pts = spec_mounts.iter().any(|m| {
+            resolve::clean(m.destination()) == Path::new("dev/pts")
+                && m.typ().as_deref() == Some("devpts")
+        });
+        devices::create_symlinks(&dev, with_pts)?;
+    }
+    Ok(Rootfs {
+        root,
+        propagation: propagation.filter(|p| p.contains(MsFlags::MS_SHARED)),
+    })
+}
+
+/// pivot_root into the rootfs (or move+chroot with `no_pivot`); afterwards cwd is "/".
+pub fn enter(rootfs: Rootfs, no_pivot: bool) -> Result<()> {
+    pivot::switch_root(&rootfs.root, no_pivot, rootfs.propagation)
+}
+
+/// After pivot_root: maskedPaths, readonlyPaths, root.readonly.
+pub fn finalize(spec: &Spec) -> Result<()> {
+    if let Some(linux) = spec.linux() {
+        masks::readonly_paths(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
+        masks::mask_paths(linux.masked_paths().as_deref().unwrap_or(&[]))?;
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        masks::readonly_root()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The root mount: propagation of "/" (`linux.rootfsPropagation`, rslave by default), a private
+//! parent for the rootfs as pivot_root(2) requires, the rootfs bound onto itself, and the
+//! switch into it (pivot_root, or MS_MOVE + chroot with `--no-pivot`).
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+use nix::fcntl::{open, OFlag};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::Mode;
+use nix::unistd::{chdir, chroot, fchdir, pivot_root};
+
+use super::mountinfo;
+
+fn io(e: nix::Error) -> std::io::Error {
+    std::io::Error::from(e)
+}
+
+/// Set the propagation of "/", make the mount holding the rootfs' parent private if it is
+/// shared, bind the rootfs onto itself and return an `O_PATH` fd of that new mount.
+pub fn prepare_root(rootfs: &Path, propagation: MsFlags) -> Result<OwnedFd> {
+    mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
+        .map_err(|e| anyhow!("set propagation of /: {}", io(e)))?;
+    let parent = rootfs.parent().unwrap_or(Path::new("/"));
+    let mounts = mountinfo::read_self().map_err(|e| anyhow!("read mountinfo: {e}"))?;
+    if let Some(m) = mountinfo::containing(&mounts, parent) {
+        if m.is_shared() {
+            mount(None::<&str>, &m.mount_point, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
+                .map_err(|e| {
+                    anyhow!("make {} private: {}", m.mount_point.display(), io(e))
+                })?;
+        }
+    }
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| anyhow!("bind rootfs {} onto itself: {}", rootfs.display(), io(e)))?;
+    open(
+        rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| anyhow!("open rootfs {}: {}", rootfs.display(), io(e)))
+}
+
+/// Make the rootfs (`root`, an fd of its mount) the process' root; cwd ends as "/".
+pub fn switch_root(root: &OwnedFd, no_pivot: bool, propagation: Option<MsFlags>) -> Result<()> {
+    fchdir(root).map_err(|e| anyhow!("chdir to rootfs: {}", io(e)))?;
+    if no_pivot {
+        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+            .map_err(|e| anyhow!("move rootfs onto /: {}", io(e)))?;
+        chroot(".").map_err(|e| anyhow!("chroot: {}", io(e)))?;
+    } else {
+        // pivot_root(".", "."): the old root ends up stacked under the new one at "/";
+        // detach it (after making it a slave, so the unmount does not propagate to the host).
+        pivot_root(".", ".").map_err(|e| anyhow!("pivot_root: {}", io(e)))?;
+        mount(
+            None::<&str>,
+            ".",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| anyhow!("make old root rslave: {}", io(e)))?;
+        umount2(".", MntFlags::MNT_DETACH).map_err(|e| anyhow!("unmount old root: {}", io(e)))?;
+    }
+    chdir("/").map_err(|e| anyhow!("chdir /: {}", io(e)))?;
+    if let Some(p) = propagation {
+        mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
+            .map_err(|e| anyhow!("set rootfsPropagation on /: {}", io(e)))?;
+    }
+    Ok(())
+}

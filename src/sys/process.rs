@@ -1,0 +1,175 @@
+//! Process syscalls: fork-like `clone` with namespace flags, pidfds, `close_range`, prctl bits.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// What a fork-like clone returned.
+pub enum Forked {
+    Parent(libc::pid_t),
+    Child,
+}
+
+/// Fork with extra `CLONE_NEW*` flags, like `fork()` but creating namespaces at the same time.
+///
+/// The runtime is single-threaded (design principle), so the child may run ordinary Rust code.
+pub fn clone_fork(ns_flags: libc::c_int) -> io::Result<Forked> {
+    let flags = (ns_flags as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: the legacy clone syscall with a NULL stack behaves like fork(): the child gets a
+    // copy of the address space and continues on a copy of the stack. The process is
+    // single-threaded, so no lock can be held by a thread that does not exist in the child.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    };
+    match ret {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as libc::pid_t)),
+    }
+}
+
+/// `pidfd_open(2)`.
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments; on success it returns a new fd we own.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+/// `pidfd_send_signal(2)` with no siginfo.
+pub fn pidfd_send_signal(pidfd: RawFd, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall; a NULL siginfo is allowed and means "as kill(2) would send".
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd,
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0 as libc::c_uint,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Mark every fd from `first` upwards close-on-exec (`close_range(first, ~0, CLOEXEC)`).
+pub fn cloexec_from(first: libc::c_uint) -> io::Result<()> {
+    // SAFETY: close_range only changes fd flags; it touches no memory of ours.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Make this process a child subreaper, so orphaned descendants are reparented to us.
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    let ret = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Ask for `sig` when our parent dies.
+pub fn set_pdeathsig(sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    let ret = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Set or clear the dumpable flag (a non-dumpable process cannot be ptraced or have its
+/// /proc files opened by other users, which protects host fds while joining a container).
+pub fn set_dumpable(on: bool) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    let ret = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `prctl(PR_SET_KEEPCAPS)`: keep permitted caps across the setresuid away from root.
+pub fn set_keepcaps(on: bool) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    let ret = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong, 0, 0, 0) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
+pub fn set_no_new_privs() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    let ret = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The raw `getcwd` syscall: unlike glibc's wrapper it reports "(unreachable)" prefixes
+/// instead of hiding them, which is how a cwd outside the root is detected (CVE-2024-21626).
+pub fn raw_getcwd() -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: buf is a valid writable buffer of the given length.
+    let ret = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // The syscall returns the length including the trailing NUL.
+    buf.truncate((ret as usize).saturating_sub(1));
+    Ok(buf)
+}
+
+/// `umask(2)`.
+pub fn set_umask(mask: u32) {
+    // SAFETY: umask cannot fail and touches no memory.
+    unsafe {
+        libc::umask(mask as libc::mode_t);
+    }
+}
+
+/// Borrow a raw fd number for a call that needs a `BorrowedFd` (the caller knows it is open
+/// for the duration of that call).
+pub fn borrow_fd(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: callers only pass fds that stay open for the (immediate) call they make; the
+    // 'static lifetime never escapes such a call.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}
+
+/// Restore the default disposition of `sig`.
+pub fn default_signal(sig: nix::sys::signal::Signal) -> nix::Result<()> {
+    // SAFETY: installing SIG_DFL runs no code of ours in signal context.
+    unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) }.map(|_| ())
+}
+
+/// `_exit(2)`: leave at once, without running atexit handlers or flushing stdio buffers that
+/// belong to the parent's copy of the address space.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust state.
+    unsafe { libc::_exit(code) }
+}
