@@ -15,13 +15,15 @@ use serde::Serialize;
 
 use crate::cgroups::Cgroup;
 use crate::state::{State, StateDir};
-use crate::{bundle, launch, logging, sys};
+use crate::{bundle, hooks, launch, logging, sys};
 
 /// The OCI version we implement (reported in `state`).
 pub const OCI_VERSION: &str = "1.2.0";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
+    /// Only in the state given to create-time hooks; `status()` never reports it.
+    Creating,
     Created,
     Running,
     Paused,
@@ -31,6 +33,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Paused => "paused",
@@ -100,10 +103,16 @@ pub struct OciState<'a> {
     pub status: &'a str,
     pub bundle: &'a Path,
     pub rootfs: &'a Path,
+    #[serde(skip_serializing_if = "str::is_empty")]
     pub created: &'a str,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: &'a BTreeMap<String, String>,
     pub owner: String,
+}
+
+/// Compact state JSON (what hooks read on stdin).
+pub fn state_json(s: &OciState) -> Vec<u8> {
+    serde_json::to_vec(s).unwrap_or_default()
 }
 
 pub fn oci_state<'a>(st: &'a State, status: Status) -> OciState<'a> {
@@ -130,7 +139,8 @@ pub fn create(opts: &CreateOpts) -> Result<i32> {
     if opts.systemd_cgroup {
         bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet");
     }
-    check_preserved_fds(opts.preserve_fds)?;
+    let listen_fds = listen_fds();
+    check_preserved_fds(listen_fds + opts.preserve_fds)?;
     let bundle = bundle::load(&opts.bundle)?;
     let process = bundle.spec.process().as_ref();
     if process.and_then(|p| p.terminal()).unwrap_or(false) {
@@ -184,8 +194,11 @@ pub fn create(opts: &CreateOpts) -> Result<i32> {
             gate: &gate,
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
-            preserve_fds: opts.preserve_fds,
+            pass_fds: listen_fds + opts.preserve_fds,
+            listen_fds,
             id: &opts.id,
+            bundle: &bundle.dir,
+            annotations: &st.annotations,
         };
         let pid = launch::parent::launch(&cfg)?;
         st.pid = pid;
@@ -206,6 +219,18 @@ pub fn create(opts: &CreateOpts) -> Result<i32> {
         let _ = sdir.remove();
     }
     result
+}
+
+/// Socket-activation fds meant for us (systemd's LISTEN_FDS with LISTEN_PID == our pid).
+fn listen_fds() -> u32 {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    match std::env::var("LISTEN_FDS") {
+        Ok(n) if ours => n.parse().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 fn check_preserved_fds(n: u32) -> Result<()> {
@@ -246,7 +271,9 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     match status(root, &st) {
         Status::Created => {}
         Status::Stopped => bail!("cannot start a container that has stopped"),
-        Status::Running | Status::Paused => bail!("cannot start an already running container"),
+        Status::Running | Status::Paused | Status::Creating => {
+            bail!("cannot start an already running container")
+        }
     }
     let dir = fs::File::open(&sdir.dir).context("open state dir")?;
     let mut conn = UnixStream::connect(fd_path(&dir, crate::state::EXEC_SOCK))
@@ -259,6 +286,8 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     if !reply.is_empty() {
         bail!("{reply}");
     }
+    let state = state_json(&oci_state(&st, Status::Running));
+    hooks::run_warn(&st.config, hooks::Kind::Poststart, &state);
     Ok(())
 }
 
@@ -322,7 +351,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             }
             kill_and_wait(&st)?;
         }
-        Status::Running | Status::Paused => bail!(
+        Status::Running | Status::Paused | Status::Creating => bail!(
             "cannot delete container {id} that is not stopped: {}",
             status.as_str()
         ),
@@ -346,6 +375,8 @@ fn destroy(sdir: StateDir, st: &State) -> Result<()> {
         let _ = st.cgroup.kill_all(libc::SIGKILL);
     }
     st.cgroup.remove()?;
+    let state = state_json(&oci_state(st, Status::Stopped));
+    hooks::run_warn(&st.config, hooks::Kind::Poststop, &state);
     sdir.remove()
 }
 

@@ -7,6 +7,7 @@
 pub mod bundle;
 pub mod cgroups;
 pub mod cli;
+pub mod hooks;
 pub mod container;
 pub mod launch;
 pub mod logging;

@@ -101,13 +101,17 @@ pub fn format_line(format: Format, level: &str, msg: &str, time: &str) -> String
 
 /// Current UTC time as RFC 3339 with seconds (logrus' default).
 pub fn now_rfc3339() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     rfc3339(d.as_secs() as i64, None)
 }
 
 /// Current UTC time as RFC 3339 with nanoseconds (the state's `created`).
 pub fn now_rfc3339_nanos() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     rfc3339(d.as_secs() as i64, Some(d.subsec_nanos()))
 }
 
@@ -152,7 +156,10 @@ mod tests {
     #[test]
     fn json_line_has_sorted_keys_and_escapes() {
         let l = format_line(Format::Json, "error", "exec: \"foo\"", "T");
-        assert_eq!(l, "{\"level\":\"error\",\"msg\":\"exec: \\\"foo\\\"\",\"time\":\"T\"}\n");
+        assert_eq!(
+            l,
+            "{\"level\":\"error\",\"msg\":\"exec: \\\"foo\\\"\",\"time\":\"T\"}\n"
+        );
     }
 
     #[test]

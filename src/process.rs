@@ -31,10 +31,8 @@ fn cstring(field: &str, s: &str) -> Result<CString> {
 }
 
 fn env_lookup<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
-    env.iter().find_map(|e| {
-        e.split_once('=')
-            .and_then(|(k, v)| (k == key).then_some(v))
-    })
+    env.iter()
+        .find_map(|e| e.split_once('=').and_then(|(k, v)| (k == key).then_some(v)))
 }
 
 /// Resolve args[0] like Go's exec.LookPath inside the container's root (we are already in it),
@@ -91,7 +89,9 @@ fn home_of(uid: u32) -> Option<String> {
 /// Build the execve arguments (lookup happens here, before the container reports ready).
 pub fn prepare_exec(process: &Process) -> Result<Exec> {
     let args = process.args().as_deref().unwrap_or_default();
-    let arg0 = args.first().ok_or_else(|| anyhow!("process.args: must not be empty"))?;
+    let arg0 = args
+        .first()
+        .ok_or_else(|| anyhow!("process.args: must not be empty"))?;
     let env = environment(process);
     let path = lookup(arg0, &env)?;
     Ok(Exec {

@@ -105,7 +105,10 @@ mod tests {
     #[test]
     fn default_parses_as_a_spec() {
         let spec = crate::bundle::parse_config(default_config(false).as_bytes()).unwrap();
-        assert_eq!(spec.process().as_ref().unwrap().args().as_ref().unwrap(), &["sh"]);
+        assert_eq!(
+            spec.process().as_ref().unwrap().args().as_ref().unwrap(),
+            &["sh"]
+        );
         assert_eq!(spec.mounts().as_ref().unwrap().len(), 7);
     }
 

@@ -58,13 +58,16 @@ impl AsRawFd for StateDir {
 
 fn lock(dir: &Path) -> Result<Flock<File>> {
     let f = File::open(dir).with_context(|| format!("open {}", dir.display()))?;
-    Flock::lock(f, FlockArg::LockExclusive)
-        .map_err(|(_, e)| anyhow!("lock {}: {e}", dir.display()))
+    Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| anyhow!("lock {}: {e}", dir.display()))
 }
 
 /// Create the state root (0700) if needed.
 pub fn ensure_root(root: &Path) -> Result<()> {
-    match fs::DirBuilder::new().recursive(true).mode(0o700).create(root) {
+    match fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+    {
         Ok(()) => Ok(()),
         Err(e) => Err(anyhow!("state root {}: {e}", root.display())),
     }

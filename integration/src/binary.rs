@@ -64,4 +64,3 @@ pub fn oxirun_bin() -> &'static Path {
         bin
     })
 }
-

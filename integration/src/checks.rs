@@ -176,9 +176,15 @@ pub fn assert_nothing_left(state_root: &Path, id: &str, bundle: &Path) {
         .into_iter()
         .filter(|m| m.starts_with(bundle))
         .collect();
-    assert!(mounts.is_empty(), "mounts left inside the bundle: {mounts:?}");
+    assert!(
+        mounts.is_empty(),
+        "mounts left inside the bundle: {mounts:?}"
+    );
     let procs = processes_inside(bundle);
-    assert!(procs.is_empty(), "processes left inside the bundle: {procs:?}");
+    assert!(
+        procs.is_empty(),
+        "processes left inside the bundle: {procs:?}"
+    );
 }
 
 #[cfg(test)]
@@ -187,7 +193,8 @@ mod tests {
 
     #[test]
     fn parses_mountinfo_line() {
-        let t = "36 35 98:0 /mnt1 /mnt\\040x rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n\
+        let t =
+            "36 35 98:0 /mnt1 /mnt\\040x rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n\
                  40 1 0:33 / /tmp rw,nosuid,nodev - tmpfs tmpfs rw,size=8192k,mode=1777\n";
         let m = parse_mountinfo(t);
         assert_eq!(m.len(), 2);

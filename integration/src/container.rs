@@ -270,10 +270,7 @@ impl Container {
     pub fn create(&mut self) -> Out {
         let (b, p) = (self.bundle_str(), self.pid_file_str());
         let id = self.id.clone();
-        self.rt_detached(
-            &["create", "--bundle", &b, "--pid-file", &p, &id],
-            "create",
-        )
+        self.rt_detached(&["create", "--bundle", &b, "--pid-file", &p, &id], "create")
     }
 
     /// `create` under another (e.g. invalid) id; `self.id` is unchanged.

@@ -174,9 +174,7 @@ pub fn run_cmd(mut cmd: Command, dir: &Path, tag: &str) -> Out {
 pub fn run_cmd_timeout(cmd: &mut Command, dir: &Path, tag: &str, timeout: Duration) -> Out {
     let files = OutFiles::new(dir, tag);
     files.attach(cmd);
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     let code = wait_child(&mut child, timeout, &format!("{cmd:?}"));
     files.read(code)
 }
@@ -250,7 +248,9 @@ pub fn reap(pid: i32, timeout: Duration) -> Reap {
 pub fn pid_alive(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(s) => {
-            let state = s.rsplit_once(')').map(|(_, r)| r.trim_start().chars().next());
+            let state = s
+                .rsplit_once(')')
+                .map(|(_, r)| r.trim_start().chars().next());
             !matches!(state, Some(Some('Z')) | Some(Some('X')))
         }
         Err(_) => false,

@@ -103,7 +103,10 @@ fn bad_ids() {
             .map(|r| r.flatten().map(|e| e.file_name()).collect())
             .unwrap_or_default();
         assert!(entries.is_empty(), "id {id:?}: state root has {entries:?}");
-        assert!(!c.dir.join("x").exists(), "id {id:?} escaped the state root");
+        assert!(
+            !c.dir.join("x").exists(),
+            "id {id:?} escaped the state root"
+        );
         assert!(!c.pid_file.exists(), "id {id:?}: pid-file written");
         assert_nothing_left(&c.root, &c.id, &c.bundle);
     }
@@ -143,7 +146,11 @@ fn config_over_16_mib() {
     c.annotation("org.oxirun.padding", &"a".repeat(17 << 20));
     let t = Instant::now();
     rejected(&mut c, "config.json");
-    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
@@ -183,11 +190,16 @@ fn dotdot_mount_destination_lands_in_rootfs() {
     let name = format!("oxi-it-x-{}", std::process::id());
     let src = c.dir.join("src");
     std::fs::write(&src, "landed").unwrap();
-    c.add_mount(json!({"destination": format!("../../../../etc/{name}"), "type": "bind",
-                       "source": src, "options": ["bind"]}));
+    c.add_mount(
+        json!({"destination": format!("../../../../etc/{name}"), "type": "bind",
+                       "source": src, "options": ["bind"]}),
+    );
     let out = c.inside(&format!("cat /etc/{name}"));
     assert_eq!(out, "landed");
-    assert!(c.rootfs().join("etc").join(&name).exists(), "not in rootfs/etc");
+    assert!(
+        c.rootfs().join("etc").join(&name).exists(),
+        "not in rootfs/etc"
+    );
     assert!(
         !std::path::Path::new("/etc").join(&name).exists(),
         "escaped to host /etc"

@@ -30,10 +30,18 @@ fn state_json_at_each_step() {
     let st = c.state();
     assert_eq!(st["status"], "created", "{st}");
     assert_eq!(st["id"], c.id.as_str());
-    assert!(st["ociVersion"].as_str().is_some_and(|v| v.starts_with("1.")), "{st}");
+    assert!(
+        st["ociVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("1.")),
+        "{st}"
+    );
     assert_eq!(st["pid"].as_i64(), Some(c.pid.unwrap() as i64), "{st}");
     assert_eq!(st["bundle"], c.bundle_str().as_str(), "{st}");
-    assert!(st["rootfs"].as_str().is_some_and(|r| r.ends_with("rootfs")), "{st}");
+    assert!(
+        st["rootfs"].as_str().is_some_and(|r| r.ends_with("rootfs")),
+        "{st}"
+    );
     assert!(st["created"].as_str().is_some_and(is_rfc3339), "{st}");
     assert_eq!(st["annotations"]["org.oxirun.test"], "yes", "{st}");
     assert_eq!(st["owner"], "", "{st}");
@@ -53,7 +61,8 @@ fn state_json_at_each_step() {
     assert_eq!(st["status"], "stopped", "{st}");
 
     c.delete(false).ok("delete stopped");
-    c.state_out().fails_with("state after delete", "does not exist");
+    c.state_out()
+        .fails_with("state after delete", "does not exist");
     assert_nothing_left(&c.root, &c.id, &c.bundle);
 }
 
@@ -63,7 +72,10 @@ fn state_omits_empty_annotations() {
     c.sh(SLEEPER).unset("/annotations");
     c.create_ok();
     let st = c.state();
-    assert!(st.get("annotations").is_none(), "annotations should be omitted: {st}");
+    assert!(
+        st.get("annotations").is_none(),
+        "annotations should be omitted: {st}"
+    );
 }
 
 #[test]
@@ -71,7 +83,10 @@ fn pid_file_is_host_pid_without_newline() {
     let mut c = Container::new("pidfile");
     c.sh(SLEEPER).create_ok();
     let raw = std::fs::read_to_string(&c.pid_file).unwrap();
-    assert!(!raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()), "pid-file {raw:?}");
+    assert!(
+        !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()),
+        "pid-file {raw:?}"
+    );
     let pid: i64 = raw.parse().unwrap();
     assert_eq!(c.state()["pid"].as_i64(), Some(pid));
     // A host pid: /proc/<pid> is the init, pid 1 in its own pid namespace.
@@ -100,9 +115,8 @@ fn status_is_stopped_while_init_is_an_unreaped_zombie() {
     c.start().ok("start");
     let pid = c.pid.unwrap();
     c.kill(Some("KILL")).ok("kill");
-    let dead = oxirun_integration::util::poll(Duration::from_secs(5), || {
-        (!pid_alive(pid)).then_some(())
-    });
+    let dead =
+        oxirun_integration::util::poll(Duration::from_secs(5), || (!pid_alive(pid)).then_some(()));
     assert!(dead.is_some(), "init did not die");
     // Not reaped yet: a zombie is a dead container.
     assert_eq!(c.wait_status("stopped", Duration::from_secs(3)), "stopped");

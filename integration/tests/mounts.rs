@@ -20,19 +20,32 @@ fn mount<'a>(m: &'a [MountInfo], at: &str) -> &'a MountInfo {
 #[test]
 fn tmpfs_with_options() {
     let mut c = Container::new("tmpfs");
-    c.add_mount(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
-                       "options": ["nosuid", "nodev", "size=8m", "mode=1777"]}))
-        .add_mount(json!({"destination": "/mnt/deep/er", "type": "tmpfs", "source": "tmpfs",
-                          "options": ["noexec", "size=1m"]}));
+    c.add_mount(
+        json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["nosuid", "nodev", "size=8m", "mode=1777"]}),
+    )
+    .add_mount(
+        json!({"destination": "/mnt/deep/er", "type": "tmpfs", "source": "tmpfs",
+                          "options": ["noexec", "size=1m"]}),
+    );
     let (out, m) = inside_with_mounts(&mut c, "stat -c %a /tmp; touch /tmp/ok && echo writable");
     assert_eq!(out, "1777\nwritable\n");
     let t = mount(&m, "/tmp");
     assert_eq!(t.fstype, "tmpfs");
-    assert!(t.has_opt("nosuid") && t.has_opt("nodev") && t.has_opt("rw"), "{t:?}");
+    assert!(
+        t.has_opt("nosuid") && t.has_opt("nodev") && t.has_opt("rw"),
+        "{t:?}"
+    );
     assert!(t.has_super_opt("size=8192k"), "{t:?}");
     let d = mount(&m, "/mnt/deep/er");
-    assert!(d.has_opt("noexec") && d.has_super_opt("size=1024k"), "{d:?}");
-    assert!(c.rootfs().join("mnt/deep/er").is_dir(), "mountpoint created in the rootfs");
+    assert!(
+        d.has_opt("noexec") && d.has_super_opt("size=1024k"),
+        "{d:?}"
+    );
+    assert!(
+        c.rootfs().join("mnt/deep/er").is_dir(),
+        "mountpoint created in the rootfs"
+    );
 }
 
 #[test]
@@ -41,8 +54,10 @@ fn readonly_bind_mount() {
     let data = c.dir.join("data");
     std::fs::create_dir(&data).unwrap();
     std::fs::write(data.join("hello"), "hi from host").unwrap();
-    c.add_mount(json!({"destination": "/data", "type": "bind", "source": data,
-                       "options": ["rbind", "ro"]}));
+    c.add_mount(
+        json!({"destination": "/data", "type": "bind", "source": data,
+                       "options": ["rbind", "ro"]}),
+    );
     let (out, m) = inside_with_mounts(
         &mut c,
         "cat /data/hello; echo; touch /data/new 2>/dev/null && echo writable || echo readonly",
@@ -57,10 +72,15 @@ fn readwrite_bind_mount_reaches_host() {
     let mut c = Container::new("rwbind");
     let data = c.dir.join("data");
     std::fs::create_dir(&data).unwrap();
-    c.add_mount(json!({"destination": "/data", "type": "bind", "source": data,
-                       "options": ["bind"]}));
+    c.add_mount(
+        json!({"destination": "/data", "type": "bind", "source": data,
+                       "options": ["bind"]}),
+    );
     c.inside("echo written > /data/out");
-    assert_eq!(std::fs::read_to_string(data.join("out")).unwrap(), "written\n");
+    assert_eq!(
+        std::fs::read_to_string(data.join("out")).unwrap(),
+        "written\n"
+    );
 }
 
 #[test]
@@ -145,14 +165,24 @@ fn configured_device_is_created() {
 fn masked_and_readonly_paths() {
     let mut c = Container::new("masks");
     // /proc/kcore does not exist on this kernel: a missing masked path must be skipped.
-    c.set("/linux/maskedPaths", json!(["/proc/kcore", "/proc/timer_list", "/sys/firmware"]))
-        .set("/linux/readonlyPaths", json!(["/proc/sys"]));
+    c.set(
+        "/linux/maskedPaths",
+        json!(["/proc/kcore", "/proc/timer_list", "/sys/firmware"]),
+    )
+    .set("/linux/readonlyPaths", json!(["/proc/sys"]));
     let (out, m) = inside_with_mounts(
         &mut c,
         "stat -c %t:%T /proc/timer_list; ls -d /sys/firmware && ls /sys/firmware | wc -l; \
          echo x > /proc/sys/kernel/domainname 2>/dev/null && echo sys-writable || echo sys-ro",
     );
     assert_eq!(out, "1:3\n/sys/firmware\n0\nsys-ro\n");
-    assert!(std::fs::read_dir("/sys/firmware").unwrap().count() > 0, "host dir is empty");
-    assert!(mount(&m, "/proc/sys").has_opt("ro"), "{:?}", mount(&m, "/proc/sys"));
+    assert!(
+        std::fs::read_dir("/sys/firmware").unwrap().count() > 0,
+        "host dir is empty"
+    );
+    assert!(
+        mount(&m, "/proc/sys").has_opt("ro"),
+        "{:?}",
+        mount(&m, "/proc/sys")
+    );
 }

@@ -30,7 +30,9 @@ fn host_ns() -> BTreeMap<String, String> {
 }
 
 fn inside_ns(c: &mut Container) -> BTreeMap<String, String> {
-    let script = ALL.map(|n| format!("echo {n}=$(readlink /proc/self/ns/{n})")).join("; ");
+    let script = ALL
+        .map(|n| format!("echo {n}=$(readlink /proc/self/ns/{n})"))
+        .join("; ");
     c.inside(&script)
         .lines()
         .filter_map(|l| l.split_once('='))
@@ -50,7 +52,10 @@ fn configured_namespaces_are_new_others_shared() {
         assert_ne!(inside[f], host[f], "{ty} namespace is the host's");
     }
     for f in ["user", "time"] {
-        assert_eq!(inside[f], host[f], "{f} namespace should be shared with the host");
+        assert_eq!(
+            inside[f], host[f],
+            "{f} namespace should be shared with the host"
+        );
     }
 }
 
@@ -108,7 +113,9 @@ fn joins_network_namespace_by_path() {
     assert_eq!(got.trim(), format!("net:[{ino}]"));
     assert_ne!(
         got.trim(),
-        std::fs::read_link("/proc/self/ns/net").unwrap().to_string_lossy(),
+        std::fs::read_link("/proc/self/ns/net")
+            .unwrap()
+            .to_string_lossy(),
         "joined the host's namespace instead"
     );
     drop(c);
@@ -121,7 +128,8 @@ fn joins_uts_namespace_of_another_container() {
     a.hostname("shared-uts").sh("exec sleep 1000").create_ok();
     let path = format!("/proc/{}/ns/uts", a.pid.unwrap());
     let mut b = Container::new("utsb");
-    b.namespace("uts", Some(Path::new(&path))).unset("/hostname");
+    b.namespace("uts", Some(Path::new(&path)))
+        .unset("/hostname");
     let out = b.inside("hostname; readlink /proc/self/ns/uts");
     let want = std::fs::read_link(&path).unwrap();
     assert_eq!(

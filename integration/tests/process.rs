@@ -17,9 +17,20 @@ fn user_group_and_additional_groups() {
     let mut c = Container::new("user");
     c.user(1000, 1000, &[10, 65534]);
     let out = c.inside("grep -E '^(Uid|Gid|Groups):' /proc/self/status; id -un; id -gn");
-    assert_eq!(status_field(&out, "Uid"), Some("1000\t1000\t1000\t1000"), "{out}");
-    assert_eq!(status_field(&out, "Gid"), Some("1000\t1000\t1000\t1000"), "{out}");
-    let mut groups: Vec<&str> = status_field(&out, "Groups").unwrap().split_whitespace().collect();
+    assert_eq!(
+        status_field(&out, "Uid"),
+        Some("1000\t1000\t1000\t1000"),
+        "{out}"
+    );
+    assert_eq!(
+        status_field(&out, "Gid"),
+        Some("1000\t1000\t1000\t1000"),
+        "{out}"
+    );
+    let mut groups: Vec<&str> = status_field(&out, "Groups")
+        .unwrap()
+        .split_whitespace()
+        .collect();
     groups.sort();
     assert_eq!(groups, ["10", "65534"], "{out}");
     let lines: Vec<&str> = out.lines().collect();
@@ -32,7 +43,11 @@ fn root_user_has_no_extra_groups() {
     c.user(0, 0, &[]);
     let out = c.inside("grep -E '^(Uid|Gid|Groups):' /proc/self/status");
     assert_eq!(status_field(&out, "Uid"), Some("0\t0\t0\t0"), "{out}");
-    assert_eq!(status_field(&out, "Groups"), Some(""), "host groups leaked: {out}");
+    assert_eq!(
+        status_field(&out, "Groups"),
+        Some(""),
+        "host groups leaked: {out}"
+    );
 }
 
 #[test]
@@ -91,9 +106,8 @@ fn rlimits_are_applied() {
 }
 
 fn caps_of(out: &str) -> [u64; 5] {
-    ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"].map(|k| {
-        parse_mask(status_field(out, k).unwrap_or_else(|| panic!("{k} missing: {out}")))
-    })
+    ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]
+        .map(|k| parse_mask(status_field(out, k).unwrap_or_else(|| panic!("{k} missing: {out}"))))
 }
 
 #[test]
@@ -112,7 +126,12 @@ fn caps_for_root_match_config() {
 fn caps_for_non_root_with_ambient() {
     let mut c = Container::new("capsuser");
     c.user(1000, 1000, &[]).caps(
-        &["CAP_KILL", "CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_SETUID"],
+        &[
+            "CAP_KILL",
+            "CAP_CHOWN",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_SETUID",
+        ],
         &["CAP_KILL", "CAP_CHOWN"],
         &["CAP_KILL", "CAP_CHOWN", "CAP_NET_BIND_SERVICE"],
         &["CAP_KILL", "CAP_CHOWN"],
@@ -123,7 +142,12 @@ fn caps_for_non_root_with_ambient() {
     // After execve of a file without file caps as non-root, only ambient caps survive in P/E.
     assert_eq!(
         bnd,
-        cap_mask(&["CAP_KILL", "CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_SETUID"]),
+        cap_mask(&[
+            "CAP_KILL",
+            "CAP_CHOWN",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_SETUID"
+        ]),
         "{out}"
     );
     assert_eq!(inh, cap_mask(&["CAP_KILL", "CAP_CHOWN"]), "{out}");
@@ -146,15 +170,57 @@ fn no_new_privs_on_and_off() {
         let mut c = Container::new("nnp");
         c.no_new_privs(on);
         let out = c.inside("grep NoNewPrivs /proc/self/status");
-        assert_eq!(status_field(&out, "NoNewPrivs"), Some(want), "nnp={on}: {out}");
+        assert_eq!(
+            status_field(&out, "NoNewPrivs"),
+            Some(want),
+            "nnp={on}: {out}"
+        );
     }
 }
 
 #[test]
 fn args_are_passed_verbatim() {
     let mut c = Container::new("argv");
-    c.args(&["sh", "-c", "for a in \"$@\"; do echo \"[$a]\"; done", "x", "a b", "", "*"]);
+    c.args(&[
+        "sh",
+        "-c",
+        "for a in \"$@\"; do echo \"[$a]\"; done",
+        "x",
+        "a b",
+        "",
+        "*",
+    ]);
     let out = c.run(&[]);
     out.ok("run");
     assert_eq!(out.stdout, "[a b]\n[]\n[*]\n");
+}
+
+#[test]
+fn rlimit_above_host_hard_limit_fails() {
+    // Root here lacks CAP_SYS_RESOURCE: a hard limit above our own cannot be set.
+    let mut host = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut host) },
+        0
+    );
+    let mut c = Container::new("rlimhigh");
+    let too_high = host.rlim_max + 1000;
+    c.sh("ulimit -Hn")
+        .rlimits(&[("RLIMIT_NOFILE", 1024, too_high)]);
+    let out = c.run(&[]);
+    if out.success() {
+        // Only acceptable if this machine does allow raising it (CAP_SYS_RESOURCE).
+        assert_eq!(out.stdout.trim(), too_high.to_string(), "{out:#?}");
+    } else {
+        assert_eq!(out.code, 1, "{out:#?}");
+        assert!(
+            out.stderr.to_lowercase().contains("rlimit"),
+            "error should name the rlimit: {out:#?}"
+        );
+        oxirun_integration::checks::assert_nothing_left(&c.root, &c.id, &c.bundle);
+    }
 }

@@ -22,7 +22,8 @@ fn foreground_run_removes_the_container() {
     let mut c = Container::new("rmafter");
     c.sh("exit 0");
     c.run(&[]).ok("run");
-    c.state_out().fails_with("state after run", "does not exist");
+    c.state_out()
+        .fails_with("state after run", "does not exist");
     assert_nothing_left(&c.root, &c.id, &c.bundle);
 }
 
@@ -34,7 +35,9 @@ fn killed_by_signal_gives_128_plus_signal() {
     let pid = poll(Duration::from_secs(10), || {
         let st = c.state_out();
         let v: serde_json::Value = serde_json::from_str(&st.stdout).ok()?;
-        (v["status"] == "running").then(|| v["pid"].as_i64()).flatten()
+        (v["status"] == "running")
+            .then(|| v["pid"].as_i64())
+            .flatten()
     })
     .expect("container never reached running");
     // SAFETY: kill(2) on the init of our own container.
@@ -53,7 +56,11 @@ fn sigterm_to_runtime_is_forwarded() {
             .ok()
             .filter(|s| s.contains("ready"))
     });
-    assert!(ready.is_some(), "container never became ready: {:#?}", files.read(-1));
+    assert!(
+        ready.is_some(),
+        "container never became ready: {:#?}",
+        files.read(-1)
+    );
     // SAFETY: kill(2) on the runtime process we spawned.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let code = wait_child(&mut child, Duration::from_secs(10), "run");

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use oxirun_integration::checks::assert_nothing_left;
+use oxirun_integration::util::{wait_child, OutFiles};
 use oxirun_integration::Container;
 
 const SLEEPER: &str = "exec sleep 1000";
@@ -46,9 +47,16 @@ fn delete_running_without_force_fails() {
     let mut c = Container::new("delrun");
     c.sh(SLEEPER).create_ok();
     c.start().ok("start");
-    let want = format!("cannot delete container {} that is not stopped: running", c.id);
+    let want = format!(
+        "cannot delete container {} that is not stopped: running",
+        c.id
+    );
     c.delete(false).fails_with("delete running", &want);
-    assert_eq!(c.status(), "running", "container disturbed by failed delete");
+    assert_eq!(
+        c.status(),
+        "running",
+        "container disturbed by failed delete"
+    );
 }
 
 #[test]
@@ -74,7 +82,8 @@ fn unknown_id_does_not_exist() {
     ] {
         c.rt(&args).fails_with(&args.join(" "), "does not exist");
     }
-    c.delete(true).ok("delete --force of an unknown id succeeds");
+    c.delete(true)
+        .ok("delete --force of an unknown id succeeds");
     assert_nothing_left(&c.root, &c.id, &c.bundle);
 }
 
@@ -88,4 +97,98 @@ fn missing_executable_reported_by_create() {
         "exec: \"nosuchbin\": executable file not found in $PATH",
     );
     assert_nothing_left(&c.root, &c.id, &c.bundle);
+}
+
+#[test]
+fn parallel_creates_of_one_id_exactly_one_wins() {
+    let mut c = Container::new("race");
+    c.sh(SLEEPER);
+    c.write_config();
+    let b = c.bundle_str();
+    let mut runs = Vec::new();
+    for i in 0..8 {
+        let pid_file = c.dir.join(&format!("race-{i}.pid"));
+        let files = OutFiles::new(&c.dir.path, "race");
+        let mut cmd = c.command(&["create", "--bundle", &b, "--pid-file"]);
+        cmd.arg(&pid_file).arg(&c.id);
+        files.attach(&mut cmd);
+        runs.push((cmd.spawn().expect("spawn create"), files, pid_file));
+    }
+    let mut winners = Vec::new();
+    for (mut child, files, pid_file) in runs {
+        let code = wait_child(&mut child, Duration::from_secs(30), "create");
+        let out = files.read(code);
+        if code == 0 {
+            winners.push(pid_file);
+        } else {
+            out.fails_with("losing create", "already exists");
+        }
+    }
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+    let pid: i32 = std::fs::read_to_string(&winners[0])
+        .unwrap()
+        .parse()
+        .unwrap();
+    c.pid = Some(pid);
+    let st = c.state();
+    assert_eq!(st["status"], "created", "{st}");
+    assert_eq!(st["pid"].as_i64(), Some(pid as i64), "{st}");
+}
+
+#[test]
+fn relative_pid_file_is_relative_to_caller_cwd() {
+    let mut c = Container::new("relpid");
+    c.sh(SLEEPER);
+    c.write_config();
+    let b = c.bundle_str();
+    let files = OutFiles::new(&c.dir.path, "relpid");
+    // cwd of the command is the test dir, not the bundle.
+    let mut cmd = c.command(&["create", "--bundle", &b, "--pid-file", "rel.pid", &c.id]);
+    files.attach(&mut cmd);
+    let mut child = cmd.spawn().expect("spawn create");
+    let code = wait_child(&mut child, Duration::from_secs(30), "create");
+    let out = files.read(code);
+    assert_eq!(code, 0, "{out:#?}");
+    let p = c.dir.join("rel.pid");
+    let pid: i32 = std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (bundle has: {:?})",
+                p.display(),
+                c.bundle.join("rel.pid").exists()
+            )
+        })
+        .parse()
+        .unwrap();
+    c.pid = Some(pid);
+    assert_eq!(c.state()["pid"].as_i64(), Some(pid as i64));
+}
+
+#[test]
+fn successful_commands_keep_stderr_silent() {
+    let mut c = Container::new("quiet");
+    c.sh(SLEEPER);
+    let out = c.create();
+    out.ok("create");
+    assert_eq!(
+        (out.stdout.as_str(), out.stderr.as_str()),
+        ("", ""),
+        "create output"
+    );
+    for args in [vec!["state", c.id.as_str()], vec!["start", c.id.as_str()]] {
+        let o = c.rt(&args);
+        o.ok(&args.join(" "));
+        assert_eq!(o.stderr, "", "{} printed to stderr", args[0]);
+    }
+    let o = c.kill(Some("KILL"));
+    o.ok("kill");
+    assert_eq!(o.stderr, "");
+    c.wait_exit(Duration::from_secs(5));
+    let o = c.delete(false);
+    o.ok("delete");
+    assert_eq!(
+        (o.stdout.as_str(), o.stderr.as_str()),
+        ("", ""),
+        "delete output"
+    );
 }

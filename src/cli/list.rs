@@ -42,8 +42,8 @@ pub fn run(g: &Globals, args: Args) -> Result<i32> {
             let items: Vec<serde_json::Value> = all
                 .iter()
                 .map(|(st, s)| {
-                    let mut v = serde_json::to_value(container::oci_state(st, *s))
-                        .unwrap_or_default();
+                    let mut v =
+                        serde_json::to_value(container::oci_state(st, *s)).unwrap_or_default();
                     v["owner"] = owner_name(uid).into();
                     v
                 })
@@ -59,7 +59,11 @@ pub fn run(g: &Globals, args: Args) -> Result<i32> {
             let rows: Vec<[String; 6]> = all
                 .iter()
                 .map(|(st, s)| {
-                    let pid = if *s == container::Status::Stopped { 0 } else { st.pid };
+                    let pid = if *s == container::Status::Stopped {
+                        0
+                    } else {
+                        st.pid
+                    };
                     [
                         st.id.clone(),
                         pid.to_string(),

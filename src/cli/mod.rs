@@ -104,9 +104,7 @@ pub fn main() -> i32 {
                 return 0;
             }
             // One line, exit 1 (runc's usage errors exit 1, clap's would exit 2).
-            let msg = e.to_string();
-            let first = msg.lines().next().unwrap_or("invalid usage");
-            eprintln!("oxirun: {}", first.trim_start_matches("error: "));
+            eprintln!("oxirun: {}", usage_error_line(&e.to_string()));
             return 1;
         }
     };
@@ -128,7 +126,9 @@ pub fn main() -> i32 {
         "false" => false,
         "auto" => !nix::unistd::geteuid().is_root(),
         other => {
-            logging::fatal(&format!("--rootless: invalid value {other:?} (true, false or auto)"));
+            logging::fatal(&format!(
+                "--rootless: invalid value {other:?} (true, false or auto)"
+            ));
             return 1;
         }
     };
@@ -154,14 +154,63 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            logging::fatal(&format!("{e:#}"));
+            logging::fatal(&strip_os_error(&format!("{e:#}")));
             1
         }
     }
 }
 
+/// clap's multi-line usage error as one line (the text before "Usage:").
+fn usage_error_line(msg: &str) -> String {
+    let words: Vec<&str> = msg
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+        .collect();
+    words.join(" ").trim_start_matches("error: ").to_string()
+}
+
+/// Rust's io::Error appends " (os error N)"; runc's messages do not, and clients match text.
+fn strip_os_error(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find(" (os error ") {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        match rest.find(')') {
+            Some(j) => rest = &rest[j + 1..],
+            None => break,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_error_suffix_is_removed() {
+        assert_eq!(
+            strip_os_error("a: No such file or directory (os error 2): b (os error 13)"),
+            "a: No such file or directory: b"
+        );
+    }
+
+    #[test]
+    fn usage_error_is_one_line() {
+        let e = "error: the following required arguments were not provided:\n  <ID>\n\nUsage: oxirun create <ID>\n";
+        assert_eq!(
+            usage_error_line(e),
+            "the following required arguments were not provided: <ID>"
+        );
+    }
+}
+
 fn print_version() {
     println!("oxirun version {VERSION}");
-    println!("commit: {}", option_env!("OXIRUN_COMMIT").unwrap_or("unknown"));
+    println!("commit: {}", env!("OXIRUN_COMMIT"));
     println!("spec: {SPEC_VERSION}");
 }

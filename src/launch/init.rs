@@ -12,22 +12,23 @@ use anyhow::{anyhow, Context, Result};
 
 use super::sync::{self, Msg};
 use super::{Config, NsPlan};
+use crate::container::Status;
 use crate::process::{self, Exec};
 use crate::sys::process::{clone_fork, Forked};
-use crate::{namespaces, rootfs, sys};
+use crate::{hooks, namespaces, rootfs, sys};
 
 /// Never returns: either `execve`s the container process or exits.
 pub fn run(cfg: &Config, plan: &NsPlan, sync_fd: OwnedFd) -> ! {
     reset_signals();
-    let exec = match setup(cfg, plan, &sync_fd) {
-        Ok(exec) => exec,
+    let (exec, host_pid) = match setup(cfg, plan, &sync_fd) {
+        Ok(ready) => ready,
         Err(e) => {
             let _ = sync::send_msg(&sync_fd, &Msg::Error(format!("{e:#}")));
             sys::process::exit_now(1);
         }
     };
     drop(sync_fd);
-    gate_and_exec(cfg, exec)
+    gate_and_exec(cfg, exec, host_pid)
 }
 
 /// `run` blocks signals before cloning us, and Rust ignores SIGPIPE: neither may reach the
@@ -38,7 +39,8 @@ fn reset_signals() {
     let _ = sys::process::default_signal(Signal::SIGPIPE);
 }
 
-fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
+/// Everything up to `Ready`; returns what execve needs and our host pid.
+fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<(Exec, i32)> {
     close_stray_fds(cfg, sync_fd)?;
     match sync::recv_msg(sync_fd)? {
         Some(Msg::Go) => {}
@@ -46,6 +48,11 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
         _ => sys::process::exit_now(1),
     }
     enter_namespaces(plan, sync_fd)?;
+    // The host's procfs is still mounted at /proc: /proc/self names us in the host pid ns.
+    let host_pid: i32 = std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str()?.parse().ok())
+        .unwrap_or(0);
 
     let spec = cfg.spec;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -56,6 +63,16 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
     }
 
     let prepared = rootfs::prepare(spec, cfg.rootfs, cfg.cgroup)?;
+    if cfg.has_create_hooks() {
+        // prestart and createRuntime run in the parent (runtime namespace) now.
+        sync::send_msg(sync_fd, &Msg::Hooks)?;
+        match sync::recv_msg(sync_fd)? {
+            Some(Msg::Go) => {}
+            _ => sys::process::exit_now(1),
+        }
+        let state = cfg.hook_state(host_pid, Status::Creating);
+        hooks::run(spec, hooks::Kind::CreateContainer, &state)?;
+    }
     rootfs::enter(prepared, cfg.no_pivot)?;
     rootfs::finalize(spec)?;
 
@@ -79,13 +96,22 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
     process::set_user(proc_spec)?;
     process::apply_caps(caps)?;
     process::enter_cwd(proc_spec.cwd())?;
-    let exec = process::prepare_exec(proc_spec)?;
+    let mut exec = process::prepare_exec(proc_spec)?;
+    if cfg.listen_fds > 0 {
+        for var in [
+            format!("LISTEN_FDS={}", cfg.listen_fds),
+            "LISTEN_PID=1".into(),
+        ] {
+            exec.env
+                .push(std::ffi::CString::new(var).context("LISTEN_FDS")?);
+        }
+    }
     if proc_spec.no_new_privileges() == Some(true) {
         sys::process::set_no_new_privs().context("no_new_privs")?;
     }
     finish_fds(cfg)?;
     sync::send_msg(sync_fd, &Msg::Ready)?;
-    Ok(exec)
+    Ok((exec, host_pid))
 }
 
 /// Join namespaces by path, create the late ones, and do the extra fork when needed; the
@@ -123,7 +149,7 @@ fn enter_namespaces(plan: &NsPlan, sync_fd: &OwnedFd) -> Result<()> {
 /// Close every inherited fd that is not stdio, a preserved fd or one of ours, so no host fd
 /// is open while the container's paths are being resolved (CVE-2024-21626).
 fn close_stray_fds(cfg: &Config, sync_fd: &OwnedFd) -> Result<()> {
-    let keep_below = 3 + cfg.preserve_fds as i32;
+    let keep_below = 3 + cfg.pass_fds as i32;
     let ours = [sync_fd.as_raw_fd(), cfg.gate.as_raw_fd()];
     let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
         .context("read /proc/self/fd")?
@@ -142,16 +168,19 @@ fn close_stray_fds(cfg: &Config, sync_fd: &OwnedFd) -> Result<()> {
 /// are not.
 fn finish_fds(cfg: &Config) -> Result<()> {
     use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-    sys::process::cloexec_from(3 + cfg.preserve_fds).context("close_range")?;
-    for fd in 3..3 + cfg.preserve_fds as i32 {
-        fcntl(sys::process::borrow_fd(fd), FcntlArg::F_SETFD(FdFlag::empty()))
-            .map_err(|e| anyhow!("preserved fd {fd}: {e}"))?;
+    sys::process::cloexec_from(3 + cfg.pass_fds).context("close_range")?;
+    for fd in 3..3 + cfg.pass_fds as i32 {
+        fcntl(
+            sys::process::borrow_fd(fd),
+            FcntlArg::F_SETFD(FdFlag::empty()),
+        )
+        .map_err(|e| anyhow!("preserved fd {fd}: {e}"))?;
     }
     Ok(())
 }
 
 /// Block until `start` connects, then execve. An execve error goes back to `start`.
-fn gate_and_exec(cfg: &Config, exec: Exec) -> ! {
+fn gate_and_exec(cfg: &Config, exec: Exec, host_pid: i32) -> ! {
     let mut conn = loop {
         match cfg.gate.accept() {
             Ok((conn, _)) => break conn,
@@ -163,15 +192,21 @@ fn gate_and_exec(cfg: &Config, exec: Exec) -> ! {
     if conn.read_exact(&mut byte).is_err() {
         sys::process::exit_now(1);
     }
+    let state = cfg.hook_state(host_pid, Status::Created);
+    if let Err(e) = hooks::run(cfg.spec, hooks::Kind::StartContainer, &state) {
+        let _ = write!(conn, "{e:#}");
+        sys::process::exit_now(1);
+    }
     let err = match nix::unistd::execve(&exec.path, &exec.args, &exec.env) {
         Err(e) => e,
         Ok(never) => match never {},
     };
+    // Go's wording ("exec /bin/x: permission denied"), which Docker and podman classify.
     let _ = write!(
         conn,
-        "exec {:?}: {}",
+        "exec {}: {}",
         exec.path.to_string_lossy(),
-        std::io::Error::from(err)
+        err.desc().to_lowercase()
     );
     sys::process::exit_now(127)
 }

@@ -28,8 +28,40 @@ pub struct Config<'a> {
     pub gate: &'a UnixListener,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
-    pub preserve_fds: u32,
+    /// Extra fds passed through: socket-activation fds (LISTEN_FDS) plus `--preserve-fds`,
+    /// i.e. fds 3 .. 3+pass_fds.
+    pub pass_fds: u32,
+    /// Socket-activation fds among them; the container's env gets LISTEN_FDS/LISTEN_PID=1.
+    pub listen_fds: u32,
     pub id: &'a str,
+    /// Absolute bundle directory and annotations, for the state the hooks read.
+    pub bundle: &'a Path,
+    pub annotations: &'a std::collections::BTreeMap<String, String>,
+}
+
+impl Config<'_> {
+    /// The state JSON given to hooks.
+    pub fn hook_state(&self, pid: i32, status: crate::container::Status) -> Vec<u8> {
+        crate::container::state_json(&crate::container::OciState {
+            oci_version: crate::container::OCI_VERSION,
+            id: self.id,
+            pid,
+            status: status.as_str(),
+            bundle: self.bundle,
+            rootfs: self.rootfs,
+            created: "",
+            annotations: self.annotations,
+            owner: String::new(),
+        })
+    }
+
+    /// Whether the init must stop before pivot_root for create-time hooks.
+    pub fn has_create_hooks(&self) -> bool {
+        use crate::hooks::{of, Kind};
+        [Kind::Prestart, Kind::CreateRuntime, Kind::CreateContainer]
+            .iter()
+            .any(|k| !of(self.spec, *k).is_empty())
+    }
 }
 
 /// Which namespaces are created where, and which are joined.
@@ -70,9 +102,7 @@ impl NsPlan {
             match ns.path() {
                 Some(p) => plan.join.push((typ, p.clone())),
                 None if typ == LinuxNamespaceType::Cgroup => plan.new_cgroup = true,
-                None if typ == LinuxNamespaceType::Time => {
-                    plan.late_flags |= namespaces::flag(typ)
-                }
+                None if typ == LinuxNamespaceType::Time => plan.late_flags |= namespaces::flag(typ),
                 None if typ == LinuxNamespaceType::Pid && plan.extra_fork => {
                     plan.late_flags |= namespaces::flag(typ)
                 }

@@ -10,6 +10,7 @@ use nix::unistd::Pid;
 
 use super::sync::{self, Msg};
 use super::{init, Config, NsPlan};
+use crate::hooks::{self, Kind};
 use crate::sys::process::{clone_fork, Forked};
 
 /// Start the container's init; returns its host pid once it is blocked at the exec gate.
@@ -44,6 +45,12 @@ fn drive(cfg: &Config, child: i32, init_pid: &mut i32, sync_fd: &OwnedFd) -> Res
                 let _ = waitpid(Pid::from_raw(child), None);
             }
             Some(Msg::Ready) => break,
+            Some(Msg::Hooks) => {
+                let state = cfg.hook_state(*init_pid, crate::container::Status::Creating);
+                hooks::run(cfg.spec, Kind::Prestart, &state)?;
+                hooks::run(cfg.spec, Kind::CreateRuntime, &state)?;
+                sync::send_msg(sync_fd, &Msg::Go)?;
+            }
             Some(Msg::Error(e)) => bail!("{e}"),
             Some(Msg::Go) => bail!("sync: unexpected message from the init"),
             None => bail!(

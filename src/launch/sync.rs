@@ -6,6 +6,7 @@
 //! | `Pid(p)` | init   | after the extra fork (pid/time namespaces)       | parent tracks `p` as the init    |
 //! | `Ready`  | init   | setup done, blocked on the exec gate next        | parent writes state, returns     |
 //! | `Error`  | init   | any setup failure (the text is the user's error) | parent cleans up, reports it     |
+//! | `Hooks`  | init   | mounts done, before pivot_root (only with hooks) | runs prestart + createRuntime, replies `Go` |
 //!
 //! Encoding: one tag byte, then the payload (`Pid`: 4 bytes LE; `Error`: UTF-8, at most
 //! `MAX_MSG` bytes). Lengths are bounded by the packet, never by a field we trust.
@@ -23,6 +24,7 @@ pub enum Msg {
     Pid(i32),
     Ready,
     Error(String),
+    Hooks,
 }
 
 impl Msg {
@@ -35,6 +37,7 @@ impl Msg {
                 v
             }
             Msg::Ready => vec![3],
+            Msg::Hooks => vec![5],
             Msg::Error(s) => {
                 let mut v = vec![4];
                 let mut end = s.len().min(MAX_MSG - 1);
@@ -50,8 +53,11 @@ impl Msg {
     pub fn decode(buf: &[u8]) -> Result<Msg> {
         match buf.split_first() {
             Some((1, [])) => Ok(Msg::Go),
-            Some((2, p)) if p.len() == 4 => Ok(Msg::Pid(i32::from_le_bytes([p[0], p[1], p[2], p[3]]))),
+            Some((2, p)) if p.len() == 4 => {
+                Ok(Msg::Pid(i32::from_le_bytes([p[0], p[1], p[2], p[3]])))
+            }
             Some((3, [])) => Ok(Msg::Ready),
+            Some((5, [])) => Ok(Msg::Hooks),
             Some((4, s)) => Ok(Msg::Error(String::from_utf8_lossy(s).into_owned())),
             _ => bail!("sync: malformed message ({} bytes)", buf.len()),
         }
@@ -99,6 +105,7 @@ mod tests {
             Msg::Go,
             Msg::Pid(4422),
             Msg::Ready,
+            Msg::Hooks,
             Msg::Error("exec: \"x\": not found".into()),
         ] {
             assert_eq!(Msg::decode(&m.encode()).unwrap(), m);

@@ -20,7 +20,8 @@ pub fn ns_type(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
 pub fn join_session_keyring(name: &std::ffi::CStr) -> io::Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_ulong = 1;
     // SAFETY: name is a valid NUL-terminated string that outlives the call.
-    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }

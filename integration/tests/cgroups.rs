@@ -1,0 +1,68 @@
+//! Cgroup placement seen from the host: right after `create` the init is in `/oxirun-it/<id>`
+//! on every hierarchy listed in its /proc/<pid>/cgroup, and the dirs are gone after `delete`
+//! (and after a foreground `run`).
+
+use std::time::Duration;
+
+use oxirun_integration::checks::cgroup_dirs;
+use oxirun_integration::Container;
+
+#[test]
+fn init_is_placed_on_every_hierarchy_and_removed_after_delete() {
+    let mut c = Container::new("cgplace");
+    c.sh("exec sleep 1000").create_ok();
+    let pid = c.pid.unwrap();
+    let want = format!("/{}", c.cgroup_rel());
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let path = line.splitn(3, ':').nth(2).unwrap_or("");
+        assert_eq!(path, want, "hierarchy line {line:?} in:\n{text}");
+    }
+    let dirs = cgroup_dirs(&c.cgroup_rel());
+    assert!(!dirs.is_empty());
+    for d in &dirs {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+        assert!(
+            procs.lines().any(|l| l.trim() == pid.to_string()),
+            "{pid} not in {}/cgroup.procs: {procs:?}",
+            d.display()
+        );
+    }
+
+    c.start().ok("start");
+    c.kill(Some("KILL")).ok("kill");
+    assert_eq!(c.wait_exit(Duration::from_secs(5)), -9);
+    c.delete(false).ok("delete");
+    let left = cgroup_dirs(&c.cgroup_rel());
+    assert!(left.is_empty(), "cgroups left after delete: {left:?}");
+}
+
+#[test]
+fn cgroups_removed_after_foreground_run() {
+    let mut c = Container::new("cgrun");
+    let want = format!("/{}", c.cgroup_rel());
+    let out = c.inside("cat /proc/self/cgroup");
+    assert!(!out.is_empty());
+    // With a cgroup namespace the paths read "/" from inside; without, they show the full path.
+    for line in out.lines() {
+        let path = line.splitn(3, ':').nth(2).unwrap_or("");
+        assert!(path == "/" || path == want, "line {line:?}");
+    }
+    let left = cgroup_dirs(&c.cgroup_rel());
+    assert!(left.is_empty(), "cgroups left after run: {left:?}");
+}
+
+#[test]
+fn pids_limit_is_applied() {
+    let mut c = Container::new("cgpids");
+    c.set("/linux/resources/pids", serde_json::json!({"limit": 42}));
+    c.sh("exec sleep 1000").create_ok();
+    let dir = cgroup_dirs(&c.cgroup_rel())
+        .into_iter()
+        .find(|d| d.join("pids.max").exists())
+        .expect("a pids cgroup for the container");
+    let max = std::fs::read_to_string(dir.join("pids.max")).unwrap();
+    assert_eq!(max.trim(), "42");
+}
