@@ -183,6 +183,7 @@ fn validate_linux(spec: &Spec) -> Result<()> {
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !private_uts {
         bail!("hostname: setting the hostname requires a new UTS namespace");
     }
+    crate::sysctl::validate(spec)?;
     if let Some(p) = linux.cgroups_path() {
         no_nul_path("linux.cgroupsPath", p)?;
     }

@@ -5,6 +5,7 @@
 mod args;
 mod create;
 mod delete;
+mod features;
 mod kill;
 mod list;
 mod run;
@@ -73,6 +74,8 @@ enum Command {
     List(list::Args),
     /// Write a default config.json
     Spec(spec::Args),
+    /// Print what this runtime implements (runtime-spec features.md)
+    Features,
 }
 
 /// What every subcommand gets from the global flags.
@@ -149,6 +152,7 @@ pub fn main() -> i32 {
         Command::Delete(a) => delete::run(&globals, a),
         Command::Run(a) => run::run(&globals, a),
         Command::List(a) => list::run(&globals, a),
+        Command::Features => features::run(),
         Command::Spec(a) => spec::run(a, cli.rootless.as_deref() == Some("true")),
     };
     match result {

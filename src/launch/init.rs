@@ -62,6 +62,7 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<(Exec, i32)> 
         sys::ns::set_domainname(d).map_err(|e| anyhow!("domainname: {e}"))?;
     }
 
+    crate::sysctl::apply(spec)?;
     let prepared = rootfs::prepare(spec, cfg.rootfs, cfg.cgroup)?;
     if cfg.has_create_hooks() {
         // prestart and createRuntime run in the parent (runtime namespace) now.

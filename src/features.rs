@@ -1,0 +1,146 @@
+//! The `features` document (runtime-spec features.md): what this build of oxirun implements.
+//! Nothing is advertised that does not work; the tests check the lists against the code that
+//! implements them (mount options against the parser, hooks against `hooks::Kind`).
+
+use serde_json::{json, Value};
+
+/// Mount options the rootfs code understands (see `rootfs::options`).
+pub const MOUNT_OPTIONS: &[&str] = &[
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "rbind",
+    "rdev",
+    "rdiratime",
+    "relatime",
+    "remount",
+    "rexec",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnosuid",
+    "rnosymfollow",
+    "ro",
+    "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
+    "rshared",
+    "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "tmpcopyup",
+    "unbindable",
+];
+
+pub const HOOKS: &[&str] = &[
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
+
+/// Namespaces oxirun can create and join (user namespaces are not implemented yet).
+pub const NAMESPACES: &[&str] = &["cgroup", "ipc", "mount", "network", "pid", "time", "uts"];
+
+fn capabilities() -> Vec<String> {
+    let mut all: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+    all.sort();
+    all
+}
+
+pub fn document() -> Value {
+    json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": crate::container::OCI_VERSION,
+        "hooks": HOOKS,
+        "mountOptions": MOUNT_OPTIONS,
+        "linux": {
+            "namespaces": NAMESPACES,
+            "capabilities": capabilities(),
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
+            "seccomp": {"enabled": false},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false},
+            "intelRdt": {"enabled": false},
+            "mountExtensions": {"idmap": {"enabled": false}},
+            "netDevices": {"enabled": false}
+        },
+        "annotations": {
+            "org.opencontainers.runc.checkpoint.enabled": "false"
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::parse_mount_options;
+
+    #[test]
+    fn every_advertised_mount_option_is_understood() {
+        for opt in MOUNT_OPTIONS {
+            let parsed = parse_mount_options(&[*opt]);
+            assert!(
+                parsed.data.is_empty(),
+                "{opt} is advertised but the parser passes it through as fs data"
+            );
+        }
+    }
+
+    #[test]
+    fn hooks_match_the_kinds_we_run() {
+        use crate::hooks::Kind::*;
+        let names: Vec<&str> = [
+            Prestart,
+            CreateRuntime,
+            CreateContainer,
+            StartContainer,
+            Poststart,
+            Poststop,
+        ]
+        .iter()
+        .map(|k| k.name())
+        .collect();
+        assert_eq!(names, HOOKS);
+    }
+
+    #[test]
+    fn capability_names_are_oci_names() {
+        let caps = capabilities();
+        assert!(caps.contains(&"CAP_SYS_ADMIN".to_string()));
+        assert!(caps.iter().all(|c| c.starts_with("CAP_")));
+    }
+}
