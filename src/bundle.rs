@@ -184,6 +184,7 @@ fn validate_linux(spec: &Spec) -> Result<()> {
         bail!("hostname: setting the hostname requires a new UTS namespace");
     }
     crate::sysctl::validate(spec)?;
+    crate::attrs::validate(spec)?;
     if let Some(p) = linux.cgroups_path() {
         no_nul_path("linux.cgroupsPath", p)?;
     }

@@ -4,6 +4,7 @@
 //! -> `launch::parent` (clone, sync, cgroups) -> `launch::init` (namespaces, `rootfs`, `process`)
 //! -> `execve` on `start`.
 
+pub mod attrs;
 pub mod bundle;
 pub mod cgroups;
 pub mod cli;

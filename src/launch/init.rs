@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use anyhow::{anyhow, Context, Result};
+use oci_spec::runtime::Spec;
 
 use super::sync::{self, Msg};
 use super::{Config, NsPlan};
@@ -47,7 +48,7 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<(Exec, i32)> 
         // The parent died or gave up: nothing to report to.
         _ => sys::process::exit_now(1),
     }
-    enter_namespaces(plan, sync_fd)?;
+    enter_namespaces(cfg.spec, plan, sync_fd)?;
     // The host's procfs is still mounted at /proc: /proc/self names us in the host pid ns.
     let host_pid: i32 = std::fs::read_link("/proc/self")
         .ok()
@@ -76,6 +77,7 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<(Exec, i32)> 
     }
     rootfs::enter(prepared, cfg.no_pivot)?;
     rootfs::finalize(spec)?;
+    crate::attrs::apply(spec)?;
 
     let proc_spec = spec
         .process()
@@ -117,7 +119,7 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<(Exec, i32)> 
 
 /// Join namespaces by path, create the late ones, and do the extra fork when needed; the
 /// process that returns from here is the container's init.
-fn enter_namespaces(plan: &NsPlan, sync_fd: &OwnedFd) -> Result<()> {
+fn enter_namespaces(spec: &Spec, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<()> {
     for (typ, path) in &plan.join {
         let ns = oci_spec::runtime::LinuxNamespaceBuilder::default()
             .typ(*typ)
@@ -135,6 +137,7 @@ fn enter_namespaces(plan: &NsPlan, sync_fd: &OwnedFd) -> Result<()> {
         if !plan.late_flags.is_empty() {
             nix::sched::unshare(plan.late_flags)
                 .map_err(|e| anyhow!("unshare pid/time namespaces: {e}"))?;
+            crate::attrs::write_time_offsets(spec)?;
         }
         match clone_fork(0).context("fork the container init")? {
             Forked::Child => {}

@@ -36,6 +36,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
 
 fn drive(cfg: &Config, child: i32, init_pid: &mut i32, sync_fd: &OwnedFd) -> Result<i32> {
     cfg.cgroup.add_pid(child)?;
+    crate::attrs::move_net_devices(cfg.spec, child)?;
     sync::send_msg(sync_fd, &Msg::Go)?;
     loop {
         match sync::recv_msg(sync_fd)? {
