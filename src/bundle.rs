@@ -44,8 +44,17 @@ pub fn read_config(path: &Path) -> Result<Spec> {
 }
 
 /// Parse config.json bytes (serde_json keeps its recursion limit, so deep nesting is an error).
+/// Errors name the field (`config.json: linux.namespaces[2].type: unknown variant ...`).
 pub fn parse_config(bytes: &[u8]) -> Result<Spec> {
-    serde_json::from_slice(bytes).map_err(|e| anyhow!("config.json: {e}"))
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        if path.is_empty() || path == "." {
+            anyhow!("config.json: {}", e.inner())
+        } else {
+            anyhow!("config.json: {path}: {}", e.inner())
+        }
+    })
 }
 
 /// Check a container id: `[A-Za-z0-9_+.-]+`, not `.` or `..`.
@@ -204,6 +213,28 @@ mod tests {
             let err = validate_id(bad).unwrap_err().to_string();
             assert!(err.contains("invalid container ID format"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let err = parse_config(
+            br#"{"ociVersion":"1.0.0","linux":{"namespaces":[{"type":"pid"},{"type":"bogus"}]}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("config.json: linux.namespaces[1].type: unknown variant"),
+            "{err}"
+        );
+        let err = parse_config(
+            br#"{"ociVersion":"1.0.0","process":{"cwd":"/","user":{"uid":4294967296,"gid":0}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("config.json: process.user.uid: invalid value"),
+            "{err}"
+        );
     }
 
     #[test]

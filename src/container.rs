@@ -154,6 +154,10 @@ pub fn create(opts: &CreateOpts) -> Result<i32> {
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
     let cgroup = Cgroup::resolve(cgroups_path.as_deref(), &opts.id)?;
+    let resources = linux.and_then(|l| l.resources().as_ref());
+    if let Some(r) = resources {
+        cgroup.validate_resources(r)?;
+    }
     let pid_file = opts
         .pid_file
         .as_ref()
@@ -185,6 +189,9 @@ pub fn create(opts: &CreateOpts) -> Result<i32> {
         // Saved before anything exists, so `delete --force` can clean up a half-made container.
         sdir.save(&st)?;
         st.cgroup.create()?;
+        if let Some(r) = resources {
+            st.cgroup.apply(r)?;
+        }
         let gate = UnixListener::bind(fd_path(&sdir, crate::state::EXEC_SOCK))
             .map_err(|e| anyhow!("exec gate socket: {e}"))?;
         let cfg = launch::Config {
@@ -405,4 +412,36 @@ pub fn list(root: &Path) -> Result<Vec<(State, Status)>> {
         }
     }
     Ok(out)
+}
+
+pub fn pause(root: &Path, id: &str) -> Result<()> {
+    bundle::validate_id(id)?;
+    let sdir = StateDir::open(root, id)?;
+    let st = sdir.load()?;
+    match status(root, &st) {
+        Status::Running | Status::Created => st.cgroup.freeze(),
+        Status::Paused => bail!("container {id} is already paused"),
+        _ => bail!("container not running"),
+    }
+}
+
+pub fn resume(root: &Path, id: &str) -> Result<()> {
+    bundle::validate_id(id)?;
+    let sdir = StateDir::open(root, id)?;
+    let st = sdir.load()?;
+    match status(root, &st) {
+        Status::Paused => st.cgroup.thaw(),
+        Status::Stopped => bail!("container not running"),
+        _ => bail!("container not paused"),
+    }
+}
+
+/// Host pids of every process in the container's cgroup.
+pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
+    bundle::validate_id(id)?;
+    let st = crate::state::load(root, id)?;
+    if status(root, &st) == Status::Stopped && st.cgroup.pids().unwrap_or_default().is_empty() {
+        return Ok(Vec::new());
+    }
+    st.cgroup.pids()
 }

@@ -24,6 +24,7 @@ mod freezer;
 mod kill;
 pub mod mountinfo;
 mod path;
+mod resources;
 
 #[cfg(test)]
 mod host_tests;

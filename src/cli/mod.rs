@@ -8,6 +8,8 @@ mod delete;
 mod features;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod spec;
 mod start;
@@ -72,6 +74,12 @@ enum Command {
     /// List containers
     #[command(alias = "ps-all")]
     List(list::Args),
+    /// Freeze every process of a container
+    Pause(pause::Args),
+    /// Thaw a paused container
+    Resume(pause::Args),
+    /// List the processes of a container
+    Ps(ps::Args),
     /// Write a default config.json
     Spec(spec::Args),
     /// Print what this runtime implements (runtime-spec features.md)
@@ -152,6 +160,9 @@ pub fn main() -> i32 {
         Command::Delete(a) => delete::run(&globals, a),
         Command::Run(a) => run::run(&globals, a),
         Command::List(a) => list::run(&globals, a),
+        Command::Pause(a) => pause::pause(&globals, a),
+        Command::Resume(a) => pause::resume(&globals, a),
+        Command::Ps(a) => ps::run(&globals, a),
         Command::Features => features::run(),
         Command::Spec(a) => spec::run(a, cli.rootless.as_deref() == Some("true")),
     };
