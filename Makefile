@@ -21,6 +21,7 @@ demo: deps
 	cp /bin/busybox $(DEMO)/rootfs/bin/busybox
 	for a in $$(/bin/busybox --list); do [ "$$a" = busybox ] || ln -sf busybox $(DEMO)/rootfs/bin/$$a; done
 	cd $(DEMO) && ../release/oxirun spec
+	sed -i 's|"terminal": true|"terminal": false|' $(DEMO)/config.json
 	sed -i 's|"sh"|"sh", "-c", "echo hostname: $$(hostname); echo my pid: $$$$; echo processes:; ps -o pid,user,args; echo mounts:; cat /proc/mounts"|' $(DEMO)/config.json
 	target/release/oxirun run --bundle $(DEMO) oxirun-demo-$$$$
 

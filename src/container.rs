@@ -55,6 +55,15 @@ pub struct CreateOpts {
     pub preserve_fds: u32,
     pub systemd_cgroup: bool,
     pub rootless: bool,
+    /// `run` without `--detach`: a terminal's master comes back to us to proxy.
+    pub foreground: bool,
+}
+
+/// What `create` hands back.
+pub struct Created {
+    pub pid: i32,
+    /// The pty master for a foreground `run -t`.
+    pub console: Option<OwnedFd>,
 }
 
 /// (state char, start time) from /proc/<pid>/stat, or None when the process is gone.
@@ -134,7 +143,7 @@ fn fd_path(dir_fd: &impl AsRawFd, name: &str) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}/{name}", dir_fd.as_raw_fd()))
 }
 
-pub fn create(opts: &CreateOpts) -> Result<i32> {
+pub fn create(opts: &CreateOpts) -> Result<Created> {
     bundle::validate_id(&opts.id)?;
     if opts.systemd_cgroup {
         bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet");
@@ -142,12 +151,20 @@ pub fn create(opts: &CreateOpts) -> Result<i32> {
     let listen_fds = listen_fds();
     check_preserved_fds(listen_fds + opts.preserve_fds)?;
     let bundle = bundle::load(&opts.bundle)?;
-    let process = bundle.spec.process().as_ref();
-    if process.and_then(|p| p.terminal()).unwrap_or(false) {
-        bail!("process.terminal: terminals are not supported yet (set \"terminal\": false)");
-    }
-    if opts.console_socket.is_some() {
-        bail!("cannot use console socket if runc will not detach or allocate tty");
+    let tty = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    match (tty, opts.console_socket.is_some(), opts.foreground) {
+        (true, false, false) => {
+            bail!("cannot allocate tty if runc will detach without setting console socket")
+        }
+        (false, true, _) | (true, true, true) => {
+            bail!("cannot use console socket if runc will not detach or allocate tty")
+        }
+        _ => {}
     }
     let linux = bundle.spec.linux().as_ref();
     let cgroups_path = linux
@@ -185,7 +202,7 @@ pub fn create(opts: &CreateOpts) -> Result<i32> {
         rootless: opts.rootless,
         config: bundle.spec.clone(),
     };
-    let result = (|| -> Result<i32> {
+    let result = (|| -> Result<Created> {
         // Saved before anything exists, so `delete --force` can clean up a half-made container.
         sdir.save(&st)?;
         st.cgroup.create()?;
@@ -194,7 +211,15 @@ pub fn create(opts: &CreateOpts) -> Result<i32> {
         }
         let gate = UnixListener::bind(fd_path(&sdir, crate::state::EXEC_SOCK))
             .map_err(|e| anyhow!("exec gate socket: {e}"))?;
+        // Connected only now: the client accepts exactly one connection.
+        let console_socket = opts
+            .console_socket
+            .as_deref()
+            .map(crate::tty::connect_console_socket)
+            .transpose()?;
         let cfg = launch::Config {
+            tty,
+            console_socket: console_socket.as_ref(),
             spec: &bundle.spec,
             rootfs: &bundle.rootfs,
             cgroup: &st.cgroup,
@@ -207,7 +232,8 @@ pub fn create(opts: &CreateOpts) -> Result<i32> {
             bundle: &bundle.dir,
             annotations: &st.annotations,
         };
-        let pid = launch::parent::launch(&cfg)?;
+        let launched = launch::parent::launch(&cfg)?;
+        let pid = launched.pid;
         st.pid = pid;
         st.pid_start = proc_stat(pid)
             .map(|(_, s)| s)
@@ -216,7 +242,10 @@ pub fn create(opts: &CreateOpts) -> Result<i32> {
         if let Some(p) = &pid_file {
             write_pid_file(p, pid)?;
         }
-        Ok(pid)
+        Ok(Created {
+            pid,
+            console: launched.console,
+        })
     })();
     if result.is_err() {
         if st.pid > 0 {
@@ -444,4 +473,84 @@ pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
         return Ok(Vec::new());
     }
     st.cgroup.pids()
+}
+
+/// Options of `exec`.
+pub struct ExecOpts {
+    pub root: PathBuf,
+    pub id: String,
+    pub process: oci_spec::runtime::Process,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: u32,
+    pub ignore_paused: bool,
+    pub console_socket: Option<PathBuf>,
+}
+
+/// Run a new process in the container; the exit code (foreground) or 0 (detached).
+pub fn exec(opts: &ExecOpts) -> Result<i32> {
+    bundle::validate_id(&opts.id)?;
+    let pid_file = opts
+        .pid_file
+        .as_ref()
+        .map(std::path::absolute)
+        .transpose()
+        .context("--pid-file")?;
+    let p = &opts.process;
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+        bail!("process.args: must not be empty");
+    }
+    if !p.cwd().is_absolute() {
+        bail!("process.cwd: must be an absolute path, got {:?}", p.cwd());
+    }
+    let tty = p.terminal().unwrap_or(false);
+    match (tty, opts.console_socket.is_some(), opts.detach) {
+        (true, false, true) => {
+            bail!("cannot allocate tty if runc will detach without setting console socket")
+        }
+        (false, true, _) | (true, true, false) => {
+            bail!("cannot use console socket if runc will not detach or allocate tty")
+        }
+        _ => {}
+    }
+    let listen = listen_fds();
+    check_preserved_fds(listen + opts.preserve_fds)?;
+    let sdir = StateDir::open(&opts.root, &opts.id)?;
+    let st = sdir.load()?;
+    match status(&opts.root, &st) {
+        Status::Stopped => bail!("cannot exec in a stopped container"),
+        Status::Paused if !opts.ignore_paused => {
+            bail!("cannot exec in a paused container (use --ignore-paused to override)")
+        }
+        _ => {}
+    }
+    let console_socket = opts
+        .console_socket
+        .as_deref()
+        .map(crate::tty::connect_console_socket)
+        .transpose()?;
+    let cfg = launch::exec::ExecConfig {
+        state: &st,
+        process: p,
+        pass_fds: listen + opts.preserve_fds,
+        console_socket: console_socket.as_ref(),
+    };
+    if opts.detach {
+        let _ = sys::process::set_child_subreaper();
+        let (pid, _) = launch::exec::spawn(&cfg)?;
+        if let Some(path) = &pid_file {
+            write_pid_file(path, pid)?;
+        }
+        return Ok(0);
+    }
+    sys::process::set_child_subreaper().context("PR_SET_CHILD_SUBREAPER")?;
+    let set = launch::foreground::block_signals()?;
+    let (pid, console) = launch::exec::spawn(&cfg)?;
+    if let Some(path) = &pid_file {
+        write_pid_file(path, pid)?;
+    }
+    // Other commands may run on the container while this process lives.
+    drop(sdir);
+    drop(console_socket);
+    launch::foreground::wait_forwarding(&set, pid, console)
 }

@@ -1,6 +1,6 @@
 //! The default config.json written by `oxirun spec`, modelled on runc's: a busybox-friendly
 //! `sh`, the default mounts, namespaces, masked and read-only paths, and a minimal capability
-//! set. One difference: `terminal` is false until oxirun supports terminals.
+//! set.
 
 use serde_json::{json, Value};
 
@@ -19,7 +19,7 @@ fn base() -> Value {
     json!({
         "ociVersion": crate::container::OCI_VERSION,
         "process": {
-            "terminal": false,
+            "terminal": true,
             "user": {"uid": 0, "gid": 0},
             "args": ["sh"],
             "env": [

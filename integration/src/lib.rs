@@ -13,6 +13,7 @@
 //! Tests run as root; containers get cgroups only under `/oxirun-it/<id>`.
 
 pub mod binary;
+pub mod cgroupfs;
 pub mod checks;
 pub mod container;
 pub mod impostor;

@@ -61,8 +61,7 @@ fn spec_writes_runc_default() {
         "{cfg}"
     );
     assert_eq!(cfg["process"]["args"], serde_json::json!(["sh"]));
-    // Documented difference (README): `false` until oxirun supports terminals; runc writes `true`.
-    assert_eq!(cfg["process"]["terminal"], false);
+    assert_eq!(cfg["process"]["terminal"], true);
     assert_eq!(cfg["process"]["cwd"], "/");
     assert_eq!(cfg["root"]["path"], "rootfs");
     let ns = ns_types(&cfg);

@@ -20,7 +20,10 @@ pub fn parse(list: &str, limit: u32) -> Result<Vec<u64>, String> {
             return Err(format!("{list:?}: range {item} is reversed"));
         }
         if hi >= limit {
-            return Err(format!("{list:?}: {hi} is out of range (max {})", limit - 1));
+            return Err(format!(
+                "{list:?}: {hi} is out of range (max {})",
+                limit - 1
+            ));
         }
         for i in lo..=hi {
             mask[(i / 64) as usize] |= 1 << (i % 64);
@@ -34,7 +37,9 @@ pub fn parse(list: &str, limit: u32) -> Result<Vec<u64>, String> {
 
 fn number(s: &str, list: &str) -> Result<u32, String> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{list:?}: {s:?} is not a number (expected e.g. \"0-3,7\")"));
+        return Err(format!(
+            "{list:?}: {s:?} is not a number (expected e.g. \"0-3,7\")"
+        ));
     }
     s.parse()
         .map_err(|_| format!("{list:?}: {s} is out of range"))
@@ -43,7 +48,9 @@ fn number(s: &str, list: &str) -> Result<u32, String> {
 /// The indices set in `mask`, in order.
 pub fn indices(mask: &[u64]) -> impl Iterator<Item = u32> + '_ {
     mask.iter().enumerate().flat_map(|(w, bits)| {
-        (0..64u32).filter(move |b| bits & (1 << b) != 0).map(move |b| w as u32 * 64 + b)
+        (0..64u32)
+            .filter(move |b| bits & (1 << b) != 0)
+            .map(move |b| w as u32 * 64 + b)
     })
 }
 
@@ -63,7 +70,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_lists() {
-        for bad in ["a", "1-", "-1", "1,,2", "3-1", " 1", "1 ", "0x1", "1-2-3", ","] {
+        for bad in [
+            "a", "1-", "-1", "1,,2", "3-1", " 1", "1 ", "0x1", "1-2-3", ",",
+        ] {
             assert!(parse(bad, 1024).is_err(), "{bad:?} accepted");
         }
         assert!(parse("1024", 1024).unwrap_err().contains("out of range"));

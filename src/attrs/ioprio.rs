@@ -48,8 +48,14 @@ mod tests {
 
     #[test]
     fn values_and_ranges() {
-        assert_eq!(value(&prio(IOPriorityClass::IoprioClassRt, 3)), (1 << 13) | 3);
-        assert_eq!(value(&prio(IOPriorityClass::IoprioClassBe, 7)), (2 << 13) | 7);
+        assert_eq!(
+            value(&prio(IOPriorityClass::IoprioClassRt, 3)),
+            (1 << 13) | 3
+        );
+        assert_eq!(
+            value(&prio(IOPriorityClass::IoprioClassBe, 7)),
+            (2 << 13) | 7
+        );
         assert_eq!(value(&prio(IOPriorityClass::IoprioClassIdle, 0)), 3 << 13);
         assert!(validate(&prio(IOPriorityClass::IoprioClassBe, 0)).is_ok());
         assert!(validate(&prio(IOPriorityClass::IoprioClassBe, 8)).is_err());

@@ -57,8 +57,7 @@ mod tests {
 
     #[test]
     fn unknown_domain_is_a_parse_error() {
-        let r: Result<LinuxPersonality, _> =
-            serde_json::from_str(r#"{"domain": "LINUX64"}"#);
+        let r: Result<LinuxPersonality, _> = serde_json::from_str(r#"{"domain": "LINUX64"}"#);
         assert!(r.is_err());
     }
 }

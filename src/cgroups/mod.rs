@@ -11,6 +11,10 @@
 //! | `dirs` | create (cpuset / v2 delegation setup), add a pid, list members, remove |
 //! | `freezer` | freeze / thaw / is-frozen, v1 `freezer.state` or v2 `cgroup.freeze` |
 //! | `kill` | signal every member (v2 `cgroup.kill`, else freeze + pidfd signals + thaw) |
+//! | `resources` | `linux.resources` for v1 and v2 (validate, apply, live update) |
+//! | `stats` | runc's `events` stats object, the OOM counter |
+//! | `events` | the `events` loop (stats every interval, `oom`), Go durations |
+//! | `update` | `oxirun update`: merge into the saved resources, apply live, save |
 //! | `files` | reading/writing control files with one-line "cgroup <dir>: <file>: <reason>" errors |
 //!
 //! Host modes: pure v2 (one cgroup2 mount), hybrid (every v1 hierarchy, named ones such as
@@ -19,12 +23,15 @@
 //! [`Cgroup::v1_dir`] / [`Cgroup::unified_dir`].
 
 mod dirs;
+pub mod events;
 mod files;
 mod freezer;
 mod kill;
 pub mod mountinfo;
 mod path;
 mod resources;
+pub mod stats;
+pub mod update;
 
 #[cfg(test)]
 mod host_tests;
@@ -35,6 +42,8 @@ use anyhow::{anyhow, Result};
 use serde::{Deserialize, Serialize};
 
 pub use mountinfo::{Layout, Mode};
+pub use resources::convert;
+pub use resources::devices::DEFAULT_ALLOWED as DEFAULT_ALLOWED_DEVICES;
 
 /// One hierarchy of a container's cgroup as the host mounts it (see [`Cgroup::mounts`]).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,9 +16,17 @@ const VALUE_FLAGS: &[&str] = &[
     "preserve-fds",
     "format",
     "criu",
+    "process",
+    "cwd",
+    "env",
+    "user",
+    "additional-gids",
+    "cap",
+    "apparmor",
+    "process-label",
 ];
 /// Short flags that take a value.
-const VALUE_SHORTS: &[&str] = &["-b", "-f"];
+const VALUE_SHORTS: &[&str] = &["-b", "-f", "-p", "-e", "-u", "-g", "-c"];
 /// Boolean long flags (Go's flag package accepts `--x=true` / `--x=false`).
 const BOOL_FLAGS: &[&str] = &[
     "debug",
@@ -31,6 +39,9 @@ const BOOL_FLAGS: &[&str] = &[
     "keep",
     "quiet",
     "no-subreaper",
+    "tty",
+    "no-new-privs",
+    "ignore-paused",
 ];
 
 fn is_known(name: &str) -> bool {

@@ -44,6 +44,7 @@ impl Args {
             preserve_fds: self.preserve_fds,
             systemd_cgroup: g.systemd_cgroup,
             rootless: g.rootless,
+            foreground: false,
         }
     }
 }

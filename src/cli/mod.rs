@@ -5,6 +5,8 @@
 mod args;
 mod create;
 mod delete;
+mod events;
+mod exec;
 mod features;
 mod kill;
 mod list;
@@ -14,6 +16,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use std::path::PathBuf;
 
@@ -74,12 +77,18 @@ enum Command {
     /// List containers
     #[command(alias = "ps-all")]
     List(list::Args),
+    /// Run a new process inside a container
+    Exec(exec::Args),
     /// Freeze every process of a container
     Pause(pause::Args),
     /// Thaw a paused container
     Resume(pause::Args),
     /// List the processes of a container
     Ps(ps::Args),
+    /// Update a running container's resource limits
+    Update(update::Args),
+    /// Container stats and OOM notifications (JSON lines)
+    Events(events::Args),
     /// Write a default config.json
     Spec(spec::Args),
     /// Print what this runtime implements (runtime-spec features.md)
@@ -160,9 +169,12 @@ pub fn main() -> i32 {
         Command::Delete(a) => delete::run(&globals, a),
         Command::Run(a) => run::run(&globals, a),
         Command::List(a) => list::run(&globals, a),
+        Command::Exec(a) => exec::run(&globals, a),
         Command::Pause(a) => pause::pause(&globals, a),
         Command::Resume(a) => pause::resume(&globals, a),
         Command::Ps(a) => ps::run(&globals, a),
+        Command::Update(a) => update::run(&globals, a),
+        Command::Events(a) => events::run(&globals, a),
         Command::Features => features::run(),
         Command::Spec(a) => spec::run(a, cli.rootless.as_deref() == Some("true")),
     };
@@ -187,7 +199,7 @@ fn usage_error_line(msg: &str) -> String {
 }
 
 /// Rust's io::Error appends " (os error N)"; runc's messages do not, and clients match text.
-fn strip_os_error(msg: &str) -> String {
+pub(crate) fn strip_os_error(msg: &str) -> String {
     let mut out = String::with_capacity(msg.len());
     let mut rest = msg;
     while let Some(i) = rest.find(" (os error ") {
@@ -200,6 +212,12 @@ fn strip_os_error(msg: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+fn print_version() {
+    println!("oxirun version {VERSION}");
+    println!("commit: {}", env!("OXIRUN_COMMIT"));
+    println!("spec: {SPEC_VERSION}");
 }
 
 #[cfg(test)]
@@ -222,10 +240,4 @@ mod tests {
             "the following required arguments were not provided: <ID>"
         );
     }
-}
-
-fn print_version() {
-    println!("oxirun version {VERSION}");
-    println!("commit: {}", env!("OXIRUN_COMMIT"));
-    println!("spec: {SPEC_VERSION}");
 }

@@ -49,5 +49,7 @@ pub fn run(g: &Globals, a: Args) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         id: a.id,
     };
-    crate::container::run(&create.opts(g), a.detach, a.keep)
+    let mut opts = create.opts(g);
+    opts.foreground = !a.detach;
+    crate::container::run(&opts, a.detach, a.keep)
 }

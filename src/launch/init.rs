@@ -11,6 +11,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use anyhow::{anyhow, Context, Result};
 use oci_spec::runtime::Spec;
 
+use super::fds;
 use super::sync::{self, Msg};
 use super::{Config, NsPlan};
 use crate::container::Status;
@@ -34,7 +35,7 @@ pub fn run(cfg: &Config, plan: &NsPlan, sync_fd: OwnedFd) -> ! {
 
 /// `run` blocks signals before cloning us, and Rust ignores SIGPIPE: neither may reach the
 /// container process.
-fn reset_signals() {
+pub fn reset_signals() {
     use nix::sys::signal::{SigSet, Signal};
     let _ = SigSet::empty().thread_set_mask();
     let _ = sys::process::default_signal(Signal::SIGPIPE);
@@ -42,7 +43,9 @@ fn reset_signals() {
 
 /// Everything up to `Ready`; returns what execve needs and our host pid.
 fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<(Exec, i32)> {
-    close_stray_fds(cfg, sync_fd)?;
+    let mut ours = vec![sync_fd.as_raw_fd(), cfg.gate.as_raw_fd()];
+    ours.extend(cfg.console_socket.map(|s| s.as_raw_fd()));
+    fds::close_stray(cfg.pass_fds, &ours)?;
     match sync::recv_msg(sync_fd)? {
         Some(Msg::Go) => {}
         // The parent died or gave up: nothing to report to.
@@ -76,6 +79,10 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<(Exec, i32)> 
         hooks::run(spec, hooks::Kind::CreateContainer, &state)?;
     }
     rootfs::enter(prepared, cfg.no_pivot)?;
+    if cfg.tty {
+        // Before the masks: /dev/console is mounted from the pty fd (CVE-2025-52565).
+        setup_terminal(spec, cfg.console_socket, sync_fd, true)?;
+    }
     rootfs::finalize(spec)?;
     crate::attrs::apply(spec)?;
 
@@ -112,9 +119,44 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<(Exec, i32)> 
     if proc_spec.no_new_privileges() == Some(true) {
         sys::process::set_no_new_privs().context("no_new_privs")?;
     }
-    finish_fds(cfg)?;
+    fds::finish(cfg.pass_fds)?;
     sync::send_msg(sync_fd, &Msg::Ready)?;
     Ok((exec, host_pid))
+}
+
+/// Allocate the pty in the container's devpts, hand the master to the client (or to us), and
+/// make the peer our stdio; the init also gets it as /dev/console.
+pub fn setup_terminal(
+    spec_or_process: &Spec,
+    console_socket: Option<&OwnedFd>,
+    sync_fd: &OwnedFd,
+    console: bool,
+) -> Result<()> {
+    let size = spec_or_process
+        .process()
+        .as_ref()
+        .and_then(|p| p.console_size())
+        .map(|b| (b.height() as u16, b.width() as u16));
+    terminal(size, console_socket, sync_fd, console)
+}
+
+/// `setup_terminal` for a given console size.
+pub fn terminal(
+    size: Option<(u16, u16)>,
+    console_socket: Option<&OwnedFd>,
+    sync_fd: &OwnedFd,
+    console: bool,
+) -> Result<()> {
+    let pty = crate::tty::open_pty(size)?;
+    if console {
+        crate::tty::mount_console(&pty.peer)?;
+    }
+    match console_socket {
+        Some(sock) => crate::tty::send_master(sock, &pty.master)?,
+        None => sync::send_msg_fd(sync_fd, &Msg::Console, &pty.master)?,
+    }
+    drop(pty.master);
+    crate::tty::become_stdio(pty.peer)
 }
 
 /// Join namespaces by path, create the late ones, and do the extra fork when needed; the
@@ -146,39 +188,6 @@ fn enter_namespaces(spec: &Spec, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<()>
                 sys::process::exit_now(0);
             }
         }
-    }
-    Ok(())
-}
-
-/// Close every inherited fd that is not stdio, a preserved fd or one of ours, so no host fd
-/// is open while the container's paths are being resolved (CVE-2024-21626).
-fn close_stray_fds(cfg: &Config, sync_fd: &OwnedFd) -> Result<()> {
-    let keep_below = 3 + cfg.pass_fds as i32;
-    let ours = [sync_fd.as_raw_fd(), cfg.gate.as_raw_fd()];
-    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .context("read /proc/self/fd")?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    for fd in fds {
-        if fd >= keep_below && !ours.contains(&fd) {
-            // The read_dir fd itself is already closed; EBADF for it is fine.
-            let _ = nix::unistd::close(fd);
-        }
-    }
-    Ok(())
-}
-
-/// Right before `Ready`: every fd above the preserved ones is close-on-exec, preserved fds
-/// are not.
-fn finish_fds(cfg: &Config) -> Result<()> {
-    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-    sys::process::cloexec_from(3 + cfg.pass_fds).context("close_range")?;
-    for fd in 3..3 + cfg.pass_fds as i32 {
-        fcntl(
-            sys::process::borrow_fd(fd),
-            FcntlArg::F_SETFD(FdFlag::empty()),
-        )
-        .map_err(|e| anyhow!("preserved fd {fd}: {e}"))?;
     }
     Ok(())
 }

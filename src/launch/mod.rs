@@ -6,6 +6,8 @@
 //! accepted connection is close-on-exec, so `start` reads EOF on success, or the error text
 //! when `execve` failed. The socket file exists exactly while the container is `created`.
 
+pub mod exec;
+pub mod fds;
 pub mod foreground;
 pub mod init;
 pub mod parent;
@@ -26,6 +28,11 @@ pub struct Config<'a> {
     pub rootfs: &'a Path,
     pub cgroup: &'a Cgroup,
     pub gate: &'a UnixListener,
+    /// process.terminal: allocate a pty in the container.
+    pub tty: bool,
+    /// Where the pty master goes: the client's console socket, or (None) back to us over the
+    /// sync socket for a foreground `run -t`.
+    pub console_socket: Option<&'a std::os::fd::OwnedFd>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     /// Extra fds passed through: socket-activation fds (LISTEN_FDS) plus `--preserve-fds`,

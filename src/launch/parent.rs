@@ -13,8 +13,16 @@ use super::{init, Config, NsPlan};
 use crate::hooks::{self, Kind};
 use crate::sys::process::{clone_fork, Forked};
 
-/// Start the container's init; returns its host pid once it is blocked at the exec gate.
-pub fn launch(cfg: &Config) -> Result<i32> {
+/// What `launch` hands back.
+pub struct Launched {
+    /// Host pid of the init.
+    pub pid: i32,
+    /// The pty master, for a foreground `run -t` (no console socket).
+    pub console: Option<OwnedFd>,
+}
+
+/// Start the container's init; returns once it is blocked at the exec gate.
+pub fn launch(cfg: &Config) -> Result<Launched> {
     let plan = NsPlan::new(cfg.spec);
     let (parent_end, init_end) = sync::pair()?;
     match clone_fork(plan.clone_flags.bits()).context("clone the container init")? {
@@ -25,21 +33,34 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         Forked::Parent(pid) => {
             drop(init_end);
             let mut init_pid = pid;
-            let result = drive(cfg, pid, &mut init_pid, &parent_end);
+            let mut console = None;
+            let result = drive(cfg, pid, &mut init_pid, &mut console, &parent_end);
             if result.is_err() {
                 kill_and_reap(pid, init_pid);
             }
-            result
+            result.map(|pid| Launched { pid, console })
         }
     }
 }
 
-fn drive(cfg: &Config, child: i32, init_pid: &mut i32, sync_fd: &OwnedFd) -> Result<i32> {
+fn drive(
+    cfg: &Config,
+    child: i32,
+    init_pid: &mut i32,
+    console: &mut Option<OwnedFd>,
+    sync_fd: &OwnedFd,
+) -> Result<i32> {
     cfg.cgroup.add_pid(child)?;
     crate::attrs::move_net_devices(cfg.spec, child)?;
     sync::send_msg(sync_fd, &Msg::Go)?;
     loop {
-        match sync::recv_msg(sync_fd)? {
+        match sync::recv_msg_fd(sync_fd)?.map(|(m, fd)| {
+            if m == Msg::Console {
+                *console = fd;
+            }
+            m
+        }) {
+            Some(Msg::Console) => {}
             Some(Msg::Pid(p)) => {
                 *init_pid = p;
                 // The intermediate process exits right after the extra fork.

@@ -6,6 +6,7 @@
 //! | `Pid(p)` | init   | after the extra fork (pid/time namespaces)       | parent tracks `p` as the init    |
 //! | `Ready`  | init   | setup done, blocked on the exec gate next        | parent writes state, returns     |
 //! | `Error`  | init   | any setup failure (the text is the user's error) | parent cleans up, reports it     |
+//! | `Console`| init   | pty allocated, foreground tty (carries the master by SCM_RIGHTS) | parent proxies it |
 //! | `Hooks`  | init   | mounts done, before pivot_root (only with hooks) | runs prestart + createRuntime, replies `Go` |
 //!
 //! Encoding: one tag byte, then the payload (`Pid`: 4 bytes LE; `Error`: UTF-8, at most
@@ -14,7 +15,7 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use anyhow::{anyhow, bail, Result};
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 
 pub const MAX_MSG: usize = 64 * 1024;
 
@@ -25,6 +26,8 @@ pub enum Msg {
     Ready,
     Error(String),
     Hooks,
+    /// Carries the pty master as SCM_RIGHTS.
+    Console,
 }
 
 impl Msg {
@@ -38,6 +41,7 @@ impl Msg {
             }
             Msg::Ready => vec![3],
             Msg::Hooks => vec![5],
+            Msg::Console => vec![6],
             Msg::Error(s) => {
                 let mut v = vec![4];
                 let mut end = s.len().min(MAX_MSG - 1);
@@ -58,6 +62,7 @@ impl Msg {
             }
             Some((3, [])) => Ok(Msg::Ready),
             Some((5, [])) => Ok(Msg::Hooks),
+            Some((6, [])) => Ok(Msg::Console),
             Some((4, s)) => Ok(Msg::Error(String::from_utf8_lossy(s).into_owned())),
             _ => bail!("sync: malformed message ({} bytes)", buf.len()),
         }
@@ -81,18 +86,31 @@ pub fn send_msg(fd: &OwnedFd, msg: &Msg) -> Result<()> {
     Ok(())
 }
 
-/// Receive one message; `None` when the other end is closed.
+/// Receive one message; `None` when the other end is closed. An fd sent with it is closed.
 pub fn recv_msg(fd: &OwnedFd) -> Result<Option<Msg>> {
+    Ok(recv_msg_fd(fd)?.map(|(m, _)| m))
+}
+
+/// Receive one message and the fd it carries, if any.
+pub fn recv_msg_fd(fd: &OwnedFd) -> Result<Option<(Msg, Option<OwnedFd>)>> {
+    use std::os::fd::AsFd;
     let mut buf = vec![0u8; MAX_MSG + 1];
     loop {
-        match recv(fd.as_raw_fd(), &mut buf, MsgFlags::MSG_TRUNC) {
-            Ok(0) => return Ok(None),
-            Ok(n) if n > MAX_MSG => bail!("sync: oversized message ({n} bytes)"),
-            Ok(n) => return Msg::decode(&buf[..n]).map(Some),
-            Err(nix::errno::Errno::EINTR) => continue,
+        return match crate::sys::tty::recv_with_fd(fd.as_fd(), &mut buf) {
+            Ok((0, _)) => Ok(None),
+            Ok((n, _)) if n > MAX_MSG => bail!("sync: oversized message ({n} bytes)"),
+            Ok((n, passed)) => Ok(Some((Msg::decode(&buf[..n])?, passed))),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => bail!("sync recv: {e}"),
-        }
+        };
     }
+}
+
+/// Send a message carrying one fd.
+pub fn send_msg_fd(fd: &OwnedFd, msg: &Msg, passed: &OwnedFd) -> Result<()> {
+    use std::os::fd::AsFd;
+    crate::sys::tty::send_fd(fd.as_fd(), &msg.encode(), passed.as_fd())
+        .map_err(|e| anyhow!("sync send: {e}"))
 }
 
 #[cfg(test)]

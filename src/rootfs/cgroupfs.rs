@@ -13,8 +13,8 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{fstat, mkdirat, Mode, SFlag};
 use nix::unistd::symlinkat;
 
-use super::mounts::{fd_path, post_mount, Ctx};
 use super::mountinfo::{self, MountEntry};
+use super::mounts::{fd_path, post_mount, Ctx};
 use super::options::{flags_to_attr, remount_flags, MountOptions};
 use super::resolve::{self, Kind};
 use crate::sys::fs as sysfs;
@@ -54,12 +54,16 @@ pub fn mount_cgroup(ctx: &Ctx<'_>, rel: &Path, opts: &MountOptions) -> Result<()
     }
     let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-    let reopen = || {
-        resolve::open_in_root(ctx.root, rel, true).map_err(|e| anyhow!("reopen: {e}"))
-    };
+    let reopen = || resolve::open_in_root(ctx.root, rel, true).map_err(|e| anyhow!("reopen: {e}"));
 
     if is_pure_v2(ctx.host_mounts) {
-        let r = mount(Some("cgroup2"), &fd_path(&target), Some("cgroup2"), flags, data);
+        let r = mount(
+            Some("cgroup2"),
+            &fd_path(&target),
+            Some("cgroup2"),
+            flags,
+            data,
+        );
         let top = match r {
             Ok(()) => reopen()?,
             Err(nix::Error::EPERM) | Err(nix::Error::EBUSY) => {
@@ -157,8 +161,14 @@ mod tests {
             hierarchy_dir_name("name=systemd", &p("/sys/fs/cgroup/systemd/c1"), &host),
             "systemd"
         );
-        assert_eq!(hierarchy_dir_name("", &p("/sys/fs/cgroup/unified/c1"), &host), "unified");
-        assert_eq!(hierarchy_dir_name("memory", &p("/elsewhere/c1"), &host), "memory");
+        assert_eq!(
+            hierarchy_dir_name("", &p("/sys/fs/cgroup/unified/c1"), &host),
+            "unified"
+        );
+        assert_eq!(
+            hierarchy_dir_name("memory", &p("/elsewhere/c1"), &host),
+            "memory"
+        );
         assert_eq!(hierarchy_dir_name("name=foo", &p("/x"), &host), "foo");
         assert!(!is_pure_v2(&host));
         let v2 = mountinfo::parse("1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");

@@ -30,18 +30,25 @@ pub struct Device {
 
 /// The devices every container gets unless `linux.devices` names them.
 pub fn default_devices() -> Vec<Device> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .into_iter()
-        .map(|(n, major, minor)| Device {
-            path: PathBuf::from("/dev").join(n),
-            kind: SFlag::S_IFCHR,
-            major,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(n, major, minor)| Device {
+        path: PathBuf::from("/dev").join(n),
+        kind: SFlag::S_IFCHR,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
 }
 
 /// `linux.devices` + the defaults they do not override.
@@ -52,7 +59,10 @@ pub fn device_list(spec_devices: &[LinuxDevice]) -> Result<Vec<Device>> {
             LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
             LinuxDeviceType::B => SFlag::S_IFBLK,
             LinuxDeviceType::P => SFlag::S_IFIFO,
-            LinuxDeviceType::A => bail!("device {}: type \"a\" cannot be created", d.path().display()),
+            LinuxDeviceType::A => bail!(
+                "device {}: type \"a\" cannot be created",
+                d.path().display()
+            ),
         };
         if d.major() < 0 || d.minor() < 0 {
             bail!("device {}: negative major/minor", d.path().display());
@@ -115,8 +125,13 @@ fn create_device(dev: &OwnedFd, d: &Device) -> Result<()> {
     let parent = match rel.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(p) => resolve::ensure_in_root(dev.as_fd(), p, Kind::Dir, true)
             .map_err(|e| anyhow!("parent directory: {e}"))?,
-        None => openat(dev, ".", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| anyhow!("reopen /dev: {e}"))?,
+        None => openat(
+            dev,
+            ".",
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| anyhow!("reopen /dev: {e}"))?,
     };
     let perm = Mode::from_bits_truncate(d.mode);
     match mknodat(&parent, name, d.kind, perm, makedev(d.major, d.minor)) {
@@ -156,8 +171,7 @@ fn bind_host_device(parent: &OwnedFd, name: &std::ffi::OsStr, host: &Path) -> Re
     .map_err(|e| anyhow!("open bind target: {e}"))?;
     let tree = sysfs::open_tree(None, host, sysfs::OPEN_TREE_CLONE)
         .map_err(|e| anyhow!("open host device {}: {e}", host.display()))?;
-    sysfs::move_mount_fd(tree.as_fd(), target.as_fd())
-        .map_err(|e| anyhow!("bind host device: {e}"))
+    sysfs::move_mount_fd(tree.as_fd(), target.as_fd()).map_err(|e| anyhow!("bind host device: {e}"))
 }
 
 /// fd, stdin, stdout, stderr, core (when the host has /proc/kcore), and ptmx -> pts/ptmx when
@@ -196,7 +210,9 @@ mod tests {
     fn defaults_and_overrides() {
         let d = device_list(&[]).unwrap();
         assert_eq!(d.len(), 6);
-        assert!(d.iter().any(|x| x.path == Path::new("/dev/null") && x.major == 1 && x.minor == 3));
+        assert!(d
+            .iter()
+            .any(|x| x.path == Path::new("/dev/null") && x.major == 1 && x.minor == 3));
         let spec: Vec<LinuxDevice> = serde_json::from_str(
             r#"[{"path":"/dev/null","type":"c","major":1,"minor":3,"fileMode":432,"uid":5,"gid":6},
                 {"path":"/dev/net/tun","type":"c","major":10,"minor":200},
@@ -207,13 +223,21 @@ mod tests {
         assert_eq!(d.len(), 8);
         let null = d.iter().find(|x| x.path == Path::new("/dev/null")).unwrap();
         assert_eq!((null.mode, null.uid, null.gid), (0o660, 5, 6));
-        assert_eq!(d.iter().filter(|x| x.path == Path::new("/dev/null")).count(), 1);
+        assert_eq!(
+            d.iter()
+                .filter(|x| x.path == Path::new("/dev/null"))
+                .count(),
+            1
+        );
         assert_eq!(d[2].kind, SFlag::S_IFIFO);
     }
 
     #[test]
     fn device_paths_must_be_under_dev() {
-        assert_eq!(under_dev(Path::new("/dev/net/tun")).unwrap(), PathBuf::from("net/tun"));
+        assert_eq!(
+            under_dev(Path::new("/dev/net/tun")).unwrap(),
+            PathBuf::from("net/tun")
+        );
         assert!(under_dev(Path::new("/etc/passwd")).is_err());
         assert!(under_dev(Path::new("/dev/../etc/x")).is_err());
         assert!(under_dev(Path::new("/dev")).is_err());

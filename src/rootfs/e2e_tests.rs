@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::Spec;
 
 use crate::cgroups::Cgroup;
-use crate::sys::process::{clone_fork, Forked};
 
 struct Bundle {
     dir: PathBuf,
@@ -35,11 +34,24 @@ impl Bundle {
 
 /// A busybox rootfs plus a host directory `src` (bind sources) and `outside` (a sentinel).
 fn bundle(tag: &str) -> Bundle {
-    assert!(nix::unistd::geteuid().is_root(), "rootfs end-to-end tests need root");
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "rootfs end-to-end tests need root"
+    );
     let dir = std::env::temp_dir().join(format!("oxirun-rootfs-e2e-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let r = dir.join("rootfs");
-    for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "masked-dir", "ro-dir", "copyup"] {
+    for d in [
+        "bin",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "etc",
+        "masked-dir",
+        "ro-dir",
+        "copyup",
+    ] {
         std::fs::create_dir_all(r.join(d)).unwrap();
     }
     std::fs::copy("/bin/busybox", r.join("bin/busybox")).expect("busybox-static is installed");
@@ -66,24 +78,51 @@ fn spec(json: serde_json::Value) -> Spec {
 }
 
 fn say(msg: &str) {
-    let _ = nix::unistd::write(std::io::stderr(), format!("{msg}\n").as_bytes());
+    eprintln!("{msg}");
 }
 
-/// Run `f` in a child in new mount+pid namespaces; its return value is the exit code.
-fn in_container(f: impl FnOnce() -> i32) -> i32 {
-    match clone_fork(libc::CLONE_NEWNS | libc::CLONE_NEWPID).expect("clone") {
-        Forked::Child => {
-            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101);
-            std::process::exit(code)
-        }
-        Forked::Parent(pid) => {
-            let pid = nix::unistd::Pid::from_raw(pid);
-            match nix::sys::wait::waitpid(pid, None).expect("waitpid") {
-                nix::sys::wait::WaitStatus::Exited(_, c) => c,
-                other => panic!("container child ended with {other:?}"),
-            }
-        }
-    }
+const CHILD_ENV: &str = "OXIRUN_ROOTFS_E2E_CHILD";
+
+/// In the re-executed child: the bundle directory when `test` is the scenario to run.
+fn child_of(test: &str) -> Option<PathBuf> {
+    let v = std::env::var(CHILD_ENV).ok()?;
+    let (name, dir) = v.split_once('=')?;
+    (name == test).then(|| PathBuf::from(dir))
+}
+
+/// Run test `test` of this test binary again as pid 1 of new mount and pid namespaces (via
+/// `unshare`, so no fork happens in the threaded harness), pointing it at `dir`. Returns the
+/// exit code and the combined output.
+fn run_child(test: &str, dir: &Path) -> (i32, String) {
+    let module = module_path!()
+        .split_once("::")
+        .map_or(module_path!(), |(_, m)| m);
+    let exe = std::env::current_exe().expect("test binary path");
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--pid", "--fork"])
+        .arg(exe)
+        .args([
+            "--exact",
+            &format!("{module}::{test}"),
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, format!("{test}={}", dir.display()))
+        .output()
+        .expect("run unshare (util-linux)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("--- child {test} ---\n{text}");
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// The child side: run `f` and exit with its code (never returns).
+fn child_exit(f: impl FnOnce() -> i32) -> ! {
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101);
+    std::process::exit(code)
 }
 
 /// Failure counter for the checks made inside.
@@ -97,20 +136,22 @@ impl Checks {
     }
     fn errno_is<T>(&mut self, r: std::io::Result<T>, errno: i32, what: &str) {
         let got = r.err().and_then(|e| e.raw_os_error());
-        self.check(got == Some(errno), &format!("{what}: expected errno {errno}, got {got:?}"));
+        self.check(
+            got == Some(errno),
+            &format!("{what}: expected errno {errno}, got {got:?}"),
+        );
     }
 }
 
 fn mountinfo_line(mi: &str, mount_point: &str) -> Option<String> {
     mi.lines()
-        .filter(|l| l.split(' ').nth(4) == Some(mount_point))
-        .last()
+        .rfind(|l| l.split(' ').nth(4) == Some(mount_point))
         .map(str::to_string)
 }
 
-fn full_spec(b: &Bundle) -> Spec {
-    let src = b.dir.join("src");
-    spec(serde_json::json!({
+fn full_spec(dir: &Path, no_pivot: bool) -> Spec {
+    let src = dir.join("src");
+    let mut s = spec(serde_json::json!({
         "ociVersion": "1.2.0",
         "root": {"path": "rootfs", "readonly": true},
         "mounts": [
@@ -141,71 +182,117 @@ fn full_spec(b: &Bundle) -> Spec {
              "options": ["tmpcopyup"]}
         ],
         "linux": {
-            "maskedPaths": ["/proc/kcore", "/masked-dir", "/does/not/exist"],
+            "maskedPaths": ["/proc/kcore", "/proc/timer_list", "/masked-dir", "/does/not/exist"],
             "readonlyPaths": ["/proc/sys", "/ro-dir"],
             "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229,
                          "fileMode": 432, "uid": 0, "gid": 0}]
         }
-    }))
+    }));
+    if no_pivot {
+        // The --no-pivot variant also asks for a shared root.
+        let mut linux = s.linux().clone().expect("linux section");
+        linux.set_rootfs_propagation(Some("rshared".to_string()));
+        s.set_linux(Some(linux));
+    }
+    s
 }
 
-fn run_full(fallback: bool) {
-    let mut b = bundle(if fallback { "full-fb" } else { "full" });
+/// The cgroups the full scenario binds: our own, one per hierarchy, named after the bundle.
+fn test_cgroups(dir: &Path) -> Vec<(String, PathBuf)> {
+    let name = dir.file_name().expect("bundle name");
+    [
+        ("pids", "/sys/fs/cgroup/pids"),
+        ("", "/sys/fs/cgroup/unified"),
+    ]
+    .into_iter()
+    .map(|(h, base)| (h.to_string(), Path::new(base).join(name)))
+    .collect()
+}
+
+fn run_full(test: &str, fallback: bool, no_pivot: bool) {
+    if let Some(dir) = child_of(test) {
+        child_exit(|| {
+            if fallback {
+                super::resolve::force_fallback(true);
+            }
+            let spec = full_spec(&dir, no_pivot);
+            let dirs: Vec<_> = test_cgroups(&dir)
+                .into_iter()
+                .filter(|(_, d)| d.is_dir())
+                .collect();
+            let cgroup = Cgroup { dirs: dirs.clone() };
+            let r = super::prepare(&spec, &dir.join("rootfs"), &cgroup)
+                .and_then(|r| super::enter(r, no_pivot))
+                .and_then(|()| super::finalize(&spec));
+            if let Err(e) = r {
+                say(&format!("setup failed: {e:#}"));
+                return 100;
+            }
+            inside_checks(&dirs, no_pivot)
+        });
+    }
+    let mut b = bundle(test);
     // Our own cgroups (created here, removed on drop) in one v1 and the v2 hierarchy.
-    let name = format!("oxirun-rootfs-e2e-{}-{fallback}", std::process::id());
-    let mut dirs = Vec::new();
-    for (h, base) in [("pids", "/sys/fs/cgroup/pids"), ("", "/sys/fs/cgroup/unified")] {
-        let d = Path::new(base).join(&name);
-        if Path::new(base).is_dir() && std::fs::create_dir(&d).is_ok() {
-            b.cgroups.push(d.clone());
-            dirs.push((h.to_string(), d));
+    for (_, d) in test_cgroups(&b.dir) {
+        if d.parent().is_some_and(|p| p.is_dir()) && std::fs::create_dir(&d).is_ok() {
+            b.cgroups.push(d);
         }
     }
-    let cgroup = Cgroup { dirs: dirs.clone() };
-    let spec = full_spec(&b);
-    let rootfs = b.rootfs();
     let host_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-
-    let code = in_container(|| {
-        if fallback {
-            super::resolve::force_fallback(true);
-        }
-        let r = super::prepare(&spec, &rootfs, &cgroup)
-            .and_then(|r| super::enter(r, false))
-            .and_then(|()| super::finalize(&spec));
-        if let Err(e) = r {
-            say(&format!("setup failed: {e:#}"));
-            return 100;
-        }
-        inside_checks(&dirs)
-    });
-    assert_eq!(code, 0, "checks inside the container failed (see stderr)");
+    let (code, out) = run_child(test, &b.dir);
+    assert_eq!(code, 0, "checks inside the container failed:\n{out}");
 
     // Host side: nothing leaked.
     let host_after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert_eq!(host_before, host_after, "host mounts changed");
     let r = b.rootfs();
-    assert!(r.join("etc/oxirun-e2e-x").is_dir(), "../../a/x must land at rootfs/etc/x");
-    assert!(r.join("etc/oxirun-e2e-y").is_dir(), "/b/etc/y must land at rootfs/etc/y");
-    assert!(!Path::new("/etc/oxirun-e2e-x").exists(), "created on the host");
-    assert!(!Path::new("/etc/oxirun-e2e-y").exists(), "created on the host");
+    assert!(
+        r.join("etc/oxirun-e2e-x").is_dir(),
+        "../../a/x must land at rootfs/etc/x"
+    );
+    assert!(
+        r.join("etc/oxirun-e2e-y").is_dir(),
+        "/b/etc/y must land at rootfs/etc/y"
+    );
+    assert!(
+        !Path::new("/etc/oxirun-e2e-x").exists(),
+        "created on the host"
+    );
+    assert!(
+        !Path::new("/etc/oxirun-e2e-y").exists(),
+        "created on the host"
+    );
     assert_eq!(std::fs::read(r.join("copyup/hello")).unwrap(), b"hello");
 }
 
-fn inside_checks(dirs: &[(String, PathBuf)]) -> i32 {
+fn inside_checks(dirs: &[(String, PathBuf)], no_pivot: bool) -> i32 {
     let mut c = Checks(0);
-    c.check(std::env::current_dir().ok() == Some(PathBuf::from("/")), "cwd is /");
+    c.check(
+        std::env::current_dir().ok() == Some(PathBuf::from("/")),
+        "cwd is /",
+    );
     let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     c.check(!mi.is_empty(), "read /proc/self/mountinfo");
     c.check(
         std::fs::read_link("/proc/self").ok() == Some(PathBuf::from("1")),
         "proc shows the new pid namespace (self is 1)",
     );
-    // The old root is gone: exactly one "/" mount and nothing outside the rootfs.
-    c.check(
-        mi.lines().filter(|l| l.split(' ').nth(4) == Some("/")).count() == 1,
-        "one / mount after pivot_root",
-    );
+    let roots = mi
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some("/"))
+        .count();
+    if no_pivot {
+        c.check(
+            mountinfo_line(&mi, "/").is_some_and(|l| l.contains(" shared:")),
+            "rootfsPropagation rshared makes / shared",
+        );
+    } else {
+        // The old root is gone: exactly one "/" mount.
+        c.check(
+            roots == 1,
+            &format!("one / mount after pivot_root, not {roots}"),
+        );
+    }
     // proc, sysfs ro, tmpfs /tmp nosuid size=1m.
     c.check(
         mountinfo_line(&mi, "/proc").is_some_and(|l| l.contains(" - proc ")),
@@ -215,7 +302,11 @@ fn inside_checks(dirs: &[(String, PathBuf)]) -> i32 {
         mountinfo_line(&mi, "/sys").is_some_and(|l| l.contains(" - sysfs ") && l.contains(" ro,")),
         "/sys is a read-only sysfs",
     );
-    c.errno_is(std::fs::create_dir("/sys/oxirun"), libc::EROFS, "mkdir in ro /sys");
+    c.errno_is(
+        std::fs::create_dir("/sys/oxirun"),
+        libc::EROFS,
+        "mkdir in ro /sys",
+    );
     let tmp = mountinfo_line(&mi, "/tmp").unwrap_or_default();
     c.check(
         tmp.contains(" - tmpfs ") && tmp.contains("nosuid") && tmp.contains("size=1024k"),
@@ -271,19 +362,33 @@ fn inside_checks(dirs: &[(String, PathBuf)]) -> i32 {
         "/dev/mqueue is mqueue",
     );
     // Binds: ro bind dir, ro bind file, recursive ro.
-    c.check(std::fs::read("/mnt/ro/data").ok().as_deref() == Some(&b"data"[..]), "read ro bind");
-    c.errno_is(std::fs::write("/mnt/ro/new", b"x"), libc::EROFS, "write in ro bind");
+    c.check(
+        std::fs::read("/mnt/ro/data").ok().as_deref() == Some(&b"data"[..]),
+        "read ro bind",
+    );
+    c.errno_is(
+        std::fs::write("/mnt/ro/new", b"x"),
+        libc::EROFS,
+        "write in ro bind",
+    );
     c.check(
         mountinfo_line(&mi, "/mnt/ro").is_some_and(|l| l.contains("ro,nosuid")),
         "ro bind has ro,nosuid",
     );
-    c.check(std::fs::read("/mnt/file").ok().as_deref() == Some(&b"data"[..]), "read file bind");
+    c.check(
+        std::fs::read("/mnt/file").ok().as_deref() == Some(&b"data"[..]),
+        "read file bind",
+    );
     c.errno_is(
         std::fs::OpenOptions::new().write(true).open("/mnt/file"),
         libc::EROFS,
         "open ro file bind for writing",
     );
-    c.errno_is(std::fs::write("/mnt/rro/new", b"x"), libc::EROFS, "write in rro bind");
+    c.errno_is(
+        std::fs::write("/mnt/rro/new", b"x"),
+        libc::EROFS,
+        "write in rro bind",
+    );
     c.check(
         mountinfo_line(&mi, "/mnt/rro").is_some_and(|l| l.contains("ro,") && l.contains("noexec")),
         "rro,rnoexec bind",
@@ -314,33 +419,63 @@ fn inside_checks(dirs: &[(String, PathBuf)]) -> i32 {
     for (h, _) in dirs {
         let name = if h.is_empty() { "unified" } else { h.as_str() };
         let p = format!("/sys/fs/cgroup/{name}");
-        c.check(Path::new(&p).join("cgroup.procs").exists(), &format!("{p}/cgroup.procs"));
-        c.errno_is(std::fs::create_dir(format!("{p}/x")), libc::EROFS, &format!("mkdir in ro {p}"));
+        c.check(
+            Path::new(&p).join("cgroup.procs").exists(),
+            &format!("{p}/cgroup.procs"),
+        );
+        c.errno_is(
+            std::fs::create_dir(format!("{p}/x")),
+            libc::EROFS,
+            &format!("mkdir in ro {p}"),
+        );
     }
     // maskedPaths / readonlyPaths / root.readonly.
+    let m = std::fs::metadata("/proc/timer_list").map(|m| m.rdev());
     c.check(
-        std::fs::metadata("/proc/kcore").is_ok_and(|m| nix::sys::stat::major(m.rdev()) == 1
-            && nix::sys::stat::minor(m.rdev()) == 3),
-        "/proc/kcore masked with /dev/null",
+        m.as_ref()
+            .is_ok_and(|r| nix::sys::stat::major(*r) == 1 && nix::sys::stat::minor(*r) == 3),
+        &format!("/proc/timer_list masked with /dev/null: rdev {m:?}"),
+    );
+    c.check(
+        std::fs::read("/proc/timer_list").is_ok_and(|d| d.is_empty()),
+        "masked /proc/timer_list reads empty",
     );
     c.check(
         std::fs::read_dir("/masked-dir").is_ok_and(|d| d.count() == 0),
         "/masked-dir masked by an empty tmpfs",
     );
-    c.errno_is(std::fs::write("/masked-dir/x", b"x"), libc::EROFS, "write in masked dir");
     c.errno_is(
-        std::fs::OpenOptions::new().write(true).open("/proc/sys/kernel/hostname"),
+        std::fs::write("/masked-dir/x", b"x"),
+        libc::EROFS,
+        "write in masked dir",
+    );
+    c.errno_is(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/proc/sys/kernel/hostname"),
         libc::EROFS,
         "open /proc/sys file for writing",
     );
-    c.errno_is(std::fs::write("/ro-dir/x", b"x"), libc::EROFS, "write in readonly path");
-    c.errno_is(std::fs::write("/newfile", b"x"), libc::EROFS, "write in read-only root");
+    c.errno_is(
+        std::fs::write("/ro-dir/x", b"x"),
+        libc::EROFS,
+        "write in readonly path",
+    );
+    c.errno_is(
+        std::fs::write("/newfile", b"x"),
+        libc::EROFS,
+        "write in read-only root",
+    );
     // busybox runs and sees the same.
     let out = std::process::Command::new("/bin/sh")
-        .args(["-c", "test -c /dev/null && cat /mnt/ro/data && ! touch /x 2>/dev/null"])
+        .args([
+            "-c",
+            "test -c /dev/null && cat /mnt/ro/data && ! touch /x 2>/dev/null",
+        ])
         .output();
     c.check(
-        out.as_ref().is_ok_and(|o| o.status.success() && o.stdout == b"data"),
+        out.as_ref()
+            .is_ok_and(|o| o.status.success() && o.stdout == b"data"),
         &format!("busybox sh inside: {out:?}"),
     );
     c.0
@@ -348,83 +483,125 @@ fn inside_checks(dirs: &[(String, PathBuf)]) -> i32 {
 
 #[test]
 fn e2e_full_container_openat2() {
-    run_full(false);
+    run_full("e2e_full_container_openat2", false, false);
 }
 
 #[test]
 fn e2e_full_container_fallback_walk() {
-    run_full(true);
+    run_full("e2e_full_container_fallback_walk", true, false);
 }
 
-/// Run `prepare` on a bundle with `spec`, return the error text ("" if it succeeded).
-fn prepare_error(b: &Bundle, spec: &Spec) -> String {
-    let rootfs = b.rootfs();
-    let errfile = b.dir.join("err");
-    let code = in_container(|| {
+#[test]
+fn e2e_full_container_no_pivot_shared() {
+    run_full("e2e_full_container_no_pivot_shared", false, true);
+}
+
+/// The child side of the "setup must fail" scenarios: run the three steps with the spec in
+/// `<bundle>/config.json` and print the error (exit 1) or exit 0.
+fn child_setup(dir: &Path) -> ! {
+    child_exit(|| {
+        let spec: Spec =
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
         let cg = Cgroup { dirs: Vec::new() };
-        let msg = match super::prepare(spec, &rootfs, &cg)
+        match super::prepare(&spec, &dir.join("rootfs"), &cg)
             .and_then(|r| super::enter(r, false))
-            .and_then(|()| super::finalize(spec))
+            .and_then(|()| super::finalize(&spec))
         {
-            Ok(()) => String::new(),
-            Err(e) => format!("{e:#}"),
-        };
-        // The bundle dir is outside the rootfs: pivot_root has hidden it if we got that far,
-        // so report through the exit code and only write the text when setup failed early.
-        if msg.is_empty() {
-            return 0;
+            Ok(()) => 0,
+            Err(e) => {
+                println!("SETUP ERROR: {e:#}");
+                1
+            }
         }
-        let _ = std::fs::write(&errfile, msg);
-        1
-    });
-    if code == 0 {
-        String::new()
-    } else {
-        std::fs::read_to_string(errfile).unwrap_or_else(|_| format!("exit {code}"))
-    }
+    })
+}
+
+/// Write `spec` as the bundle's config.json, run the three steps in a child and return the
+/// setup error line ("" when setup succeeded).
+fn setup_error(test: &str, b: &Bundle, spec: serde_json::Value) -> String {
+    std::fs::write(b.dir.join("config.json"), spec.to_string()).unwrap();
+    let (code, out) = run_child(test, &b.dir);
+    let line = out
+        .lines()
+        .find_map(|l| l.split_once("SETUP ERROR: ").map(|(_, e)| e))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        code == 0 || !line.is_empty(),
+        "child failed without a setup error:\n{out}"
+    );
+    line
 }
 
 #[test]
 fn e2e_proc_symlink_is_refused() {
     // CVE-2019-19921: /proc in the rootfs is a symlink to a host path.
-    let b = bundle("procsym");
+    const T: &str = "e2e_proc_symlink_is_refused";
+    if let Some(dir) = child_of(T) {
+        child_setup(&dir);
+    }
+    let b = bundle(T);
     let r = b.rootfs();
     std::fs::remove_dir(r.join("proc")).unwrap();
     symlink(b.dir.join("outside"), r.join("proc")).unwrap();
-    let s = spec(serde_json::json!({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
-        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}]}));
-    let e = prepare_error(&b, &s);
-    assert!(e.contains("mount /proc (proc)") && e.contains("ordinary directory"), "{e}");
+    let s = serde_json::json!({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}]});
+    let e = setup_error(T, &b, s);
+    assert!(
+        e.contains("mount /proc (proc)") && e.contains("ordinary directory"),
+        "{e}"
+    );
     assert_eq!(std::fs::read_dir(b.dir.join("outside")).unwrap().count(), 0);
 }
 
 #[test]
 fn e2e_mount_under_proc_is_refused() {
-    // CVE-2019-16884: a tmpfs over /proc/self, a bind over /proc/sys/kernel.
-    let b = bundle("procdest");
-    for (dest, typ) in [("/proc/self", "tmpfs"), ("/proc/sys/kernel", "bind"), ("/proc", "tmpfs")] {
-        let s = spec(serde_json::json!({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+    // CVE-2019-16884: a tmpfs over /proc/self, a bind over /proc/sys/kernel, a tmpfs as /proc.
+    const T: &str = "e2e_mount_under_proc_is_refused";
+    if let Some(dir) = child_of(T) {
+        child_setup(&dir);
+    }
+    let b = bundle(T);
+    for (dest, typ) in [
+        ("/proc/self", "tmpfs"),
+        ("/proc/sys/kernel", "bind"),
+        ("/proc", "tmpfs"),
+    ] {
+        let s = serde_json::json!({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
             "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
                        {"destination": dest, "type": typ, "source": b.dir.join("src"),
-                        "options": ["rbind"]}]}));
-        let e = prepare_error(&b, &s);
-        assert!(e.contains(&format!("mount {dest} ({typ})")) && e.contains("/proc"), "{e}");
+                        "options": ["rbind"]}]});
+        let e = setup_error(T, &b, s);
+        assert!(
+            e.contains(&format!("mount {dest} ({typ})")) && e.contains("/proc"),
+            "{e}"
+        );
     }
+    // Positive control: a bind over /proc/cpuinfo (lxcfs) is allowed.
+    let s = serde_json::json!({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+                   {"destination": "/proc/cpuinfo", "type": "bind",
+                    "source": b.dir.join("src/data"), "options": ["bind"]}]});
+    assert_eq!(setup_error(T, &b, s), "");
 }
 
 #[test]
 fn e2e_dev_symlink_is_refused() {
     // CVE-2026-41579: rootfs /dev -> host dir holding a marker "ptmx".
-    let b = bundle("devsym");
+    const T: &str = "e2e_dev_symlink_is_refused";
+    if let Some(dir) = child_of(T) {
+        child_setup(&dir);
+    }
+    let b = bundle(T);
     let r = b.rootfs();
     let outside = b.dir.join("outside");
     std::fs::write(outside.join("ptmx"), b"marker").unwrap();
     std::fs::remove_dir(r.join("dev")).unwrap();
     symlink(&outside, r.join("dev")).unwrap();
-    let s = spec(serde_json::json!({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
-        "mounts": [{"destination": "/dev/pts", "type": "devpts", "source": "devpts"}]}));
-    let e = prepare_error(&b, &s);
-    assert!(!e.is_empty(), "a symlinked /dev must be refused");
+    let s = serde_json::json!({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}]});
+    let e = setup_error(T, &b, s);
+    assert!(e.contains("/dev"), "a symlinked /dev must be refused: {e}");
     let names: Vec<_> = std::fs::read_dir(&outside)
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -435,9 +612,14 @@ fn e2e_dev_symlink_is_refused() {
 
 #[test]
 fn e2e_fake_dev_null_is_not_used_as_mask() {
-    // CVE-2025-31133: /dev is a bind of a host dir whose "null" is a symlink / a regular file.
+    // CVE-2025-31133: /dev is a bind of a host dir whose "null" is a symlink to core_pattern,
+    // a regular file, or the zero device.
+    const T: &str = "e2e_fake_dev_null_is_not_used_as_mask";
+    if let Some(dir) = child_of(T) {
+        child_setup(&dir);
+    }
     for variant in ["symlink", "file", "zero"] {
-        let b = bundle(&format!("devnull-{variant}"));
+        let b = bundle(&format!("{T}-{variant}"));
         let d = b.dir.join("fakedev");
         std::fs::create_dir_all(&d).unwrap();
         match variant {
@@ -451,41 +633,27 @@ fn e2e_fake_dev_null_is_not_used_as_mask() {
             )
             .unwrap(),
         }
-        let s = spec(serde_json::json!({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+        let s = serde_json::json!({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
             "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
                        {"destination": "/dev", "type": "bind", "source": d, "options": ["rbind"]}],
-            "linux": {"maskedPaths": ["/proc/sys/kernel/core_pattern"]}}));
-        let code = {
-            let rootfs = b.rootfs();
-            in_container(|| {
-                let cg = Cgroup { dirs: Vec::new() };
-                let r = super::prepare(&s, &rootfs, &cg).and_then(|r| super::enter(r, false));
-                if let Err(e) = r {
-                    say(&format!("setup failed: {e:#}"));
-                    return 100;
-                }
-                match super::finalize(&s) {
-                    Ok(()) => 1,
-                    Err(e) if format!("{e:#}").contains("not the null device") => 0,
-                    Err(e) => {
-                        say(&format!("unexpected error: {e:#}"));
-                        2
-                    }
-                }
-            })
-        };
-        assert_eq!(code, 0, "variant {variant}: finalize must refuse a fake /dev/null");
+            "linux": {"maskedPaths": ["/proc/sys/kernel/core_pattern"]}});
+        let e = setup_error(T, &b, s);
+        assert!(e.contains("not the null device"), "variant {variant}: {e}");
     }
 }
 
 #[test]
 fn e2e_magic_link_destination_is_refused() {
     // H2: m -> /proc/self/root; a mount at /m/z must not follow the magic link.
-    let b = bundle("magic");
+    const T: &str = "e2e_magic_link_destination_is_refused";
+    if let Some(dir) = child_of(T) {
+        child_setup(&dir);
+    }
+    let b = bundle(T);
     symlink("/proc/self/root", b.rootfs().join("m")).unwrap();
-    let s = spec(serde_json::json!({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+    let s = serde_json::json!({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
         "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
-                   {"destination": "/m/z", "type": "tmpfs", "source": "tmpfs"}]}));
-    let e = prepare_error(&b, &s);
+                   {"destination": "/m/z", "type": "tmpfs", "source": "tmpfs"}]});
+    let e = setup_error(T, &b, s);
     assert!(e.contains("mount /m/z (tmpfs)"), "{e}");
 }

@@ -20,8 +20,12 @@ use super::resolve;
 use crate::sys::fs as sysfs;
 
 fn open_root() -> Result<OwnedFd> {
-    open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| anyhow!("open /: {}", std::io::Error::from(e)))
+    open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| anyhow!("open /: {}", std::io::Error::from(e)))
 }
 
 /// Open a path inside "/" or `None` if it does not exist.
@@ -35,7 +39,10 @@ fn open_opt(root: BorrowedFd<'_>, path: &str) -> Result<Option<OwnedFd>> {
 
 fn fmt_of(fd: &OwnedFd) -> Result<(SFlag, u64)> {
     let st = fstat(fd).map_err(|e| anyhow!("fstat: {}", std::io::Error::from(e)))?;
-    Ok((SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT, st.st_rdev))
+    Ok((
+        SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT,
+        st.st_rdev,
+    ))
 }
 
 /// The container's /dev/null, opened without following a symlink and verified to be 1:3.
@@ -108,8 +115,8 @@ pub fn readonly_paths(paths: &[String]) -> Result<()> {
             let Some(target) = open_opt(root.as_fd(), p)? else {
                 return Ok(());
             };
-            let tree = sysfs::clone_tree_fd(target.as_fd(), true)
-                .map_err(|e| anyhow!("clone: {e}"))?;
+            let tree =
+                sysfs::clone_tree_fd(target.as_fd(), true).map_err(|e| anyhow!("clone: {e}"))?;
             sysfs::mount_setattr_fd(tree.as_fd(), true, attrs, 0, 0)
                 .map_err(|e| anyhow!("set read-only: {e}"))?;
             sysfs::move_mount_fd(tree.as_fd(), target.as_fd())
@@ -125,8 +132,10 @@ pub fn readonly_paths(paths: &[String]) -> Result<()> {
 pub fn readonly_root() -> Result<()> {
     let st = nix::sys::statvfs::statvfs("/")
         .map_err(|e| anyhow!("statvfs /: {}", std::io::Error::from(e)))?;
-    let flags =
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | statvfs_to_msflags(st.flags());
+    let flags = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | statvfs_to_msflags(st.flags());
     mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
         .map_err(|e| anyhow!("remount / read-only: {}", std::io::Error::from(e)))
 }

@@ -57,8 +57,13 @@ pub fn mount_all(ctx: &Ctx<'_>, mounts: &[Mount]) -> Result<()> {
 }
 
 /// Whether `rel` (cleaned, relative to the root) may receive a mount of type `typ`.
-pub fn check_proc_destination(rel: &Path, typ: &str) -> Result<()> {
+/// `bind_of_proc_root`: the mount is a bind whose source is the root of a procfs (allowed
+/// at /proc itself, e.g. for a container sharing the host's pid namespace).
+pub fn check_proc_destination(rel: &Path, typ: &str, bind_of_proc_root: bool) -> Result<()> {
     if !rel.starts_with("proc") || typ == "proc" {
+        return Ok(());
+    }
+    if bind_of_proc_root && rel == Path::new("proc") {
         return Ok(());
     }
     if PROC_ALLOWLIST.iter().any(|a| rel == Path::new(a)) {
@@ -85,14 +90,24 @@ fn mount_one(ctx: &Ctx<'_>, m: &Mount) -> Result<()> {
     if typ == "bind" || typ == "rbind" {
         opts.flags |= MsFlags::MS_BIND;
     }
-    check_proc_destination(&rel, typ)?;
+    let bind_of_proc_root = opts.is_bind()
+        && m.source().as_deref().is_some_and(|src| {
+            use std::os::unix::fs::MetadataExt;
+            let on_proc = nix::sys::statfs::statfs(src)
+                .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC);
+            // The root directory of a procfs is inode 1.
+            on_proc && std::fs::metadata(src).is_ok_and(|md| md.ino() == 1)
+        });
+    check_proc_destination(&rel, typ, bind_of_proc_root)?;
     if typ == "cgroup" && !opts.is_bind() {
         return super::cgroupfs::mount_cgroup(ctx, &rel, &opts);
     }
     let source = m.source().as_deref();
     let kind = if opts.is_bind() {
         let src = source.ok_or_else(|| anyhow!("a bind mount needs a source"))?;
-        let md = io_ctx(std::fs::metadata(src), || format!("source {}", src.display()))?;
+        let md = io_ctx(std::fs::metadata(src), || {
+            format!("source {}", src.display())
+        })?;
         if md.is_dir() {
             Kind::Dir
         } else {
@@ -104,9 +119,10 @@ fn mount_one(ctx: &Ctx<'_>, m: &Mount) -> Result<()> {
     // proc and sysfs must land on a real directory, never through a final symlink
     // (CVE-2019-19921, CVE-2023-27561).
     let strict = typ == "proc" || typ == "sysfs";
-    let target = io_ctx(resolve::ensure_in_root(ctx.root, &rel, kind, !strict), || {
-        format!("destination /{}", rel.display())
-    })?;
+    let target = io_ctx(
+        resolve::ensure_in_root(ctx.root, &rel, kind, !strict),
+        || format!("destination /{}", rel.display()),
+    )?;
     let st = nix_ctx(fstat(&target), || "fstat destination".into())?;
     let fmt = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
     if strict && fmt != SFlag::S_IFDIR {
@@ -116,8 +132,7 @@ fn mount_one(ctx: &Ctx<'_>, m: &Mount) -> Result<()> {
         bail!("destination /{} is not a directory", rel.display());
     }
     // A symlink trick could land a destination in a procfs although its name is not /proc.
-    if typ != "proc" && is_procfs(&target) && !PROC_ALLOWLIST.iter().any(|a| rel == Path::new(a))
-    {
+    if typ != "proc" && is_procfs(&target) && !PROC_ALLOWLIST.iter().any(|a| rel == Path::new(a)) {
         bail!("destination /{} resolves into a procfs", rel.display());
     }
 
@@ -127,7 +142,9 @@ fn mount_one(ctx: &Ctx<'_>, m: &Mount) -> Result<()> {
             mount(source, &fd_path(&target), t, opts.flags, data(&opts)),
             || "remount".into(),
         )?;
-        let top = io_ctx(resolve::open_in_root(ctx.root, &rel, !strict), || "reopen".into())?;
+        let top = io_ctx(resolve::open_in_root(ctx.root, &rel, !strict), || {
+            "reopen".into()
+        })?;
         return post_mount(&top, &opts);
     }
 
@@ -136,7 +153,13 @@ fn mount_one(ctx: &Ctx<'_>, m: &Mount) -> Result<()> {
         bind_onto(ctx, src, &target, &rel, &opts)?
     } else {
         let src = source.map(|s| s.as_os_str()).unwrap_or(typ.as_ref());
-        match mount(Some(src), &fd_path(&target), Some(typ), opts.flags, data(&opts)) {
+        match mount(
+            Some(src),
+            &fd_path(&target),
+            Some(typ),
+            opts.flags,
+            data(&opts),
+        ) {
             Err(nix::Error::EPERM) if typ == "sysfs" => {
                 // Without a network namespace of its own (or in a user namespace) sysfs cannot be
                 // mounted fresh: bind the host's, as runc does.
@@ -187,9 +210,10 @@ pub(crate) fn bind_onto(
     match sysfs::open_tree(None, src, flags) {
         Ok(tree) => {
             if set != 0 || clr != 0 {
-                io_ctx(sysfs::mount_setattr_fd(tree.as_fd(), false, set, clr, 0), || {
-                    "set mount flags".into()
-                })?;
+                io_ctx(
+                    sysfs::mount_setattr_fd(tree.as_fd(), false, set, clr, 0),
+                    || "set mount flags".into(),
+                )?;
             }
             io_ctx(sysfs::move_mount_fd(tree.as_fd(), target.as_fd()), || {
                 "move_mount".into()
@@ -201,10 +225,18 @@ pub(crate) fn bind_onto(
             // source already had and the options did not clear (the kernel may lock them).
             let bind = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
             nix_ctx(
-                mount(Some(src), &fd_path(target), None::<&str>, bind, None::<&str>),
+                mount(
+                    Some(src),
+                    &fd_path(target),
+                    None::<&str>,
+                    bind,
+                    None::<&str>,
+                ),
                 || "bind".into(),
             )?;
-            let top = io_ctx(resolve::open_in_root(ctx.root, rel, true), || "reopen".into())?;
+            let top = io_ctx(resolve::open_in_root(ctx.root, rel, true), || {
+                "reopen".into()
+            })?;
             let want = options::remount_flags(opts.flags);
             if !want.is_empty() {
                 let have = nix_ctx(nix::sys::statvfs::fstatvfs(&top), || "statvfs".into())?;
@@ -264,7 +296,10 @@ fn copy_up(lower: &OwnedFd, upper: &OwnedFd) -> Result<()> {
     let st = nix_ctx(fstat(lower), || "fstat".into())?;
     copy_dir(lower, upper, 0)?;
     let mode = Mode::from_bits_truncate(st.st_mode & 0o7777);
-    nix_ctx(fchmodat(upper, ".", mode, FchmodatFlags::FollowSymlink), || "chmod".into())?;
+    nix_ctx(
+        fchmodat(upper, ".", mode, FchmodatFlags::FollowSymlink),
+        || "chmod".into(),
+    )?;
     nix_ctx(
         fchownat(
             upper,
@@ -282,7 +317,12 @@ fn copy_dir(lower: &OwnedFd, upper: &OwnedFd, depth: usize) -> Result<()> {
         bail!("directory tree too deep");
     }
     let rd = nix_ctx(
-        openat(lower, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()),
+        openat(
+            lower,
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ),
         || "open lower dir".into(),
     )?;
     let mut dir = nix_ctx(nix::dir::Dir::from_fd(rd), || "read lower dir".into())?;
@@ -309,14 +349,23 @@ fn copy_dir(lower: &OwnedFd, upper: &OwnedFd, depth: usize) -> Result<()> {
             copy_dir(&l, &u, depth + 1)?;
         } else if fmt == SFlag::S_IFREG {
             let src = nix_ctx(
-                openat(lower, n, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty()),
+                openat(
+                    lower,
+                    n,
+                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                ),
                 what,
             )?;
             let dst = nix_ctx(
                 openat(
                     upper,
                     n,
-                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
                     Mode::from_bits_truncate(0o600),
                 ),
                 what,
@@ -355,14 +404,16 @@ mod tests {
 
     #[test]
     fn proc_destinations() {
-        assert!(check_proc_destination(Path::new("proc"), "proc").is_ok());
-        assert!(check_proc_destination(Path::new("proc"), "tmpfs").is_err());
-        assert!(check_proc_destination(Path::new("proc/self"), "tmpfs").is_err());
-        assert!(check_proc_destination(Path::new("proc/sys/kernel"), "bind").is_err());
-        assert!(check_proc_destination(Path::new("proc/cpuinfo"), "bind").is_ok());
-        assert!(check_proc_destination(Path::new("procfoo"), "tmpfs").is_ok());
-        assert!(check_proc_destination(Path::new("sys"), "sysfs").is_ok());
-        let e = check_proc_destination(&resolve::clean(Path::new("/../proc/x")), "tmpfs");
+        assert!(check_proc_destination(Path::new("proc"), "proc", false).is_ok());
+        assert!(check_proc_destination(Path::new("proc"), "tmpfs", false).is_err());
+        assert!(check_proc_destination(Path::new("proc/self"), "tmpfs", false).is_err());
+        assert!(check_proc_destination(Path::new("proc/sys/kernel"), "bind", false).is_err());
+        assert!(check_proc_destination(Path::new("proc/cpuinfo"), "bind", false).is_ok());
+        assert!(check_proc_destination(Path::new("procfoo"), "tmpfs", false).is_ok());
+        assert!(check_proc_destination(Path::new("sys"), "sysfs", false).is_ok());
+        assert!(check_proc_destination(Path::new("proc"), "bind", true).is_ok());
+        assert!(check_proc_destination(Path::new("proc/sys"), "bind", true).is_err());
+        let e = check_proc_destination(&resolve::clean(Path::new("/../proc/x")), "tmpfs", false);
         assert!(e.unwrap_err().to_string().contains("/proc/x"));
     }
 }

@@ -26,10 +26,14 @@ pub fn prepare_root(rootfs: &Path, propagation: MsFlags) -> Result<OwnedFd> {
     let mounts = mountinfo::read_self().map_err(|e| anyhow!("read mountinfo: {e}"))?;
     if let Some(m) = mountinfo::containing(&mounts, parent) {
         if m.is_shared() {
-            mount(None::<&str>, &m.mount_point, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
-                .map_err(|e| {
-                    anyhow!("make {} private: {}", m.mount_point.display(), io(e))
-                })?;
+            mount(
+                None::<&str>,
+                &m.mount_point,
+                None::<&str>,
+                MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )
+            .map_err(|e| anyhow!("make {} private: {}", m.mount_point.display(), io(e)))?;
         }
     }
     mount(

@@ -104,7 +104,9 @@ pub fn ensure_in_root(
     follow_last: bool,
 ) -> io::Result<OwnedFd> {
     match open_in_root(root, path, follow_last) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => walk(root, path, follow_last, Some(kind)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            walk(root, path, follow_last, Some(kind))
+        }
         r => r,
     }
 }
@@ -327,8 +329,13 @@ mod tests {
         assert_eq!(ino_of(&fd), ino_path(&t.0.join("etc/new/f")));
         assert!(std::fs::metadata(t.0.join("etc/new/f")).unwrap().is_file());
         // Relative escape attempts land inside.
-        let fd =
-            ensure_in_root(root.as_fd(), Path::new("../../../../etc/z"), Kind::Dir, true).unwrap();
+        let fd = ensure_in_root(
+            root.as_fd(),
+            Path::new("../../../../etc/z"),
+            Kind::Dir,
+            true,
+        )
+        .unwrap();
         assert_eq!(ino_of(&fd), ino_path(&t.0.join("etc/z")));
         // Existing file is never truncated.
         std::fs::write(t.0.join("etc/keep"), b"data").unwrap();
@@ -342,7 +349,10 @@ mod tests {
     #[test]
     fn clean_clamps_dotdot() {
         assert_eq!(clean(Path::new("../../etc/x")), PathBuf::from("etc/x"));
-        assert_eq!(clean(Path::new("/proc/../proc/./sys")), PathBuf::from("proc/sys"));
+        assert_eq!(
+            clean(Path::new("/proc/../proc/./sys")),
+            PathBuf::from("proc/sys")
+        );
         assert_eq!(clean(Path::new("/")), PathBuf::from(""));
     }
 

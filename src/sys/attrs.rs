@@ -106,7 +106,10 @@ pub fn set_mempolicy(mode: libc::c_int, mask: &[libc::c_ulong]) -> io::Result<()
         (std::ptr::null(), 0)
     } else {
         // The kernel reads `maxnode - 1` bits.
-        (mask.as_ptr(), (mask.len() * libc::c_ulong::BITS as usize + 1) as libc::c_ulong)
+        (
+            mask.as_ptr(),
+            (mask.len() * libc::c_ulong::BITS as usize + 1) as libc::c_ulong,
+        )
     };
     // SAFETY: `ptr` is NULL or points to `mask`, whose length in bits is `maxnode - 1`; the
     // kernel only reads that many bits.
@@ -139,4 +142,33 @@ pub fn get_mempolicy(words: usize) -> io::Result<(libc::c_int, Vec<libc::c_ulong
         return Err(io::Error::last_os_error());
     }
     Ok((mode, mask))
+}
+
+/// `fork(2)` through glibc, for tests: unlike a raw clone it runs glibc's atfork handlers,
+/// so the child may allocate even though the test harness is multi-threaded. Returns 0 in
+/// the child and the child's pid in the parent.
+#[cfg(test)]
+pub fn test_fork() -> io::Result<libc::pid_t> {
+    // SAFETY: the child only runs the test closure and then `_exit`s; glibc's fork keeps
+    // malloc usable in the child of a multi-threaded process.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(pid)
+}
+
+/// `clock_gettime(clock)` in nanoseconds.
+#[cfg(test)]
+pub fn clock_ns(clock: libc::clockid_t) -> io::Result<i128> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for the kernel (vDSO) to fill.
+    let ret = unsafe { libc::clock_gettime(clock, &mut ts) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128)
 }

@@ -250,7 +250,13 @@ mod tests {
         let _ = std::fs::remove_file(dir.join("up"));
         std::os::unix::fs::symlink("/../../../etc", dir.join("up")).unwrap();
         let root = std::fs::File::open(&dir).unwrap();
-        match openat2(root.as_fd(), Path::new("up"), libc::O_PATH, 0, libc::RESOLVE_IN_ROOT) {
+        match openat2(
+            root.as_fd(),
+            Path::new("up"),
+            libc::O_PATH,
+            0,
+            libc::RESOLVE_IN_ROOT,
+        ) {
             Ok(fd) => {
                 let st = nix::sys::stat::fstat(&fd).unwrap();
                 let inside = std::fs::metadata(dir.join("etc")).unwrap();

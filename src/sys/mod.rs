@@ -4,6 +4,9 @@
 //! `process` holds process-creation and pidfd calls; `fs` holds the mount and path-resolution
 //! calls (openat2, open_tree, move_mount, mount_setattr, fsopen...).
 
+pub mod attrs;
+pub mod bpf;
 pub mod fs;
 pub mod ns;
 pub mod process;
+pub mod tty;

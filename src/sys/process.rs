@@ -173,3 +173,13 @@ pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no Rust state.
     unsafe { libc::_exit(code) }
 }
+
+/// `dup2(old, new)`: put `old` at fd number `new` (used for stdio 0..2).
+pub fn dup_onto(old: RawFd, new: RawFd) -> io::Result<()> {
+    // SAFETY: dup2 only manipulates the fd table; `new` is a stdio number we mean to replace.
+    let ret = unsafe { libc::dup2(old, new) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! `exec`: a new process in a running container. The child joins every namespace of the
+//! container's init at once through a verified pidfd (`setns(pidfd, flags)`), is placed in
+//! the container's cgroup, forks once more when the pid namespace must take effect, then sets
+//! up its process exactly like the init (user, caps, rlimits, cwd, fds) and execs.
+//!
+//! Protocol on the sync socketpair: parent `Go` (cgroup placed) -> child [`Pid`] -> `Ready`
+//! (about to execve) -> EOF (execve succeeded: the socket was close-on-exec) or `Error`.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sched::CloneFlags;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::Process;
+
+use super::fds;
+use super::sync::{self, Msg};
+use crate::state::State;
+use crate::sys::process::{clone_fork, Forked};
+use crate::{namespaces, process, sys};
+
+pub struct ExecConfig<'a> {
+    pub state: &'a State,
+    pub process: &'a Process,
+    /// fds 3 .. 3+pass_fds are handed to the process.
+    pub pass_fds: u32,
+    /// The client's console socket for a detached `exec -t` (otherwise the master comes back
+    /// to us).
+    pub console_socket: Option<&'a OwnedFd>,
+}
+
+/// Start the process; returns its host pid once it has exec'd, and the pty master when the
+/// process has a terminal and no console socket.
+pub fn spawn(cfg: &ExecConfig) -> Result<(i32, Option<OwnedFd>)> {
+    let init = cfg.state.pid;
+    let pidfd = sys::process::pidfd_open(init).map_err(|_| anyhow!("container not running"))?;
+    // The pidfd pins the init: if it is still ours now, setns through it joins our container.
+    if !crate::container::init_alive(cfg.state) {
+        bail!("container not running");
+    }
+    let flags = join_flags(cfg.state);
+    let (parent_end, child_end) = sync::pair()?;
+    match clone_fork(0).context("fork the exec process")? {
+        Forked::Child => {
+            drop(parent_end);
+            child(cfg, &pidfd, flags, child_end)
+        }
+        Forked::Parent(pid) => {
+            drop(child_end);
+            let mut exec_pid = pid;
+            let mut console = None;
+            let result = drive(cfg, pid, &mut exec_pid, &mut console, &parent_end);
+            if result.is_err() {
+                for p in [exec_pid, pid] {
+                    let _ = nix::sys::signal::kill(Pid::from_raw(p), nix::sys::signal::SIGKILL);
+                    let _ = waitpid(Pid::from_raw(p), None);
+                }
+            }
+            result.map(|pid| (pid, console))
+        }
+    }
+}
+
+/// The namespaces of the container (created or joined by path alike).
+fn join_flags(st: &State) -> CloneFlags {
+    st.config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+        .fold(CloneFlags::empty(), |acc, ns| {
+            acc | namespaces::flag(ns.typ())
+        })
+}
+
+fn drive(
+    cfg: &ExecConfig,
+    child: i32,
+    exec_pid: &mut i32,
+    console: &mut Option<OwnedFd>,
+    sync_fd: &OwnedFd,
+) -> Result<i32> {
+    cfg.state.cgroup.add_pid(child)?;
+    sync::send_msg(sync_fd, &Msg::Go)?;
+    let mut ready = false;
+    loop {
+        match sync::recv_msg_fd(sync_fd)?.map(|(m, fd)| {
+            if m == Msg::Console {
+                *console = fd;
+            }
+            m
+        }) {
+            Some(Msg::Console) => {}
+            Some(Msg::Pid(p)) => {
+                *exec_pid = p;
+                let _ = waitpid(Pid::from_raw(child), None);
+            }
+            Some(Msg::Ready) => ready = true,
+            Some(Msg::Error(e)) => bail!("{e}"),
+            Some(_) => bail!("sync: unexpected message from the exec process"),
+            // EOF after Ready: execve succeeded and closed the socket.
+            None if ready => return Ok(*exec_pid),
+            None => bail!("exec process exited during setup"),
+        }
+    }
+}
+
+fn child(cfg: &ExecConfig, pidfd: &OwnedFd, flags: CloneFlags, sync_fd: OwnedFd) -> ! {
+    super::init::reset_signals();
+    let err = match setup(cfg, pidfd, flags, &sync_fd) {
+        Ok(exec) => {
+            let e = match nix::unistd::execve(&exec.path, &exec.args, &exec.env) {
+                Err(e) => e,
+                Ok(never) => match never {},
+            };
+            anyhow!(
+                "exec {}: {}",
+                exec.path.to_string_lossy(),
+                e.desc().to_lowercase()
+            )
+        }
+        Err(e) => e,
+    };
+    let _ = sync::send_msg(&sync_fd, &Msg::Error(format!("{err:#}")));
+    sys::process::exit_now(1)
+}
+
+fn setup(
+    cfg: &ExecConfig,
+    pidfd: &OwnedFd,
+    flags: CloneFlags,
+    sync_fd: &OwnedFd,
+) -> Result<process::Exec> {
+    // Non-dumpable while we hold host fds and creds: the container cannot ptrace or open
+    // our /proc files. execve resets it.
+    sys::process::set_dumpable(false).context("PR_SET_DUMPABLE")?;
+    let mut ours = vec![sync_fd.as_raw_fd(), pidfd.as_raw_fd()];
+    ours.extend(cfg.console_socket.map(|s| s.as_raw_fd()));
+    fds::close_stray(cfg.pass_fds, &ours)?;
+    match sync::recv_msg(sync_fd)? {
+        Some(Msg::Go) => {}
+        _ => sys::process::exit_now(1),
+    }
+    nix::sched::setns(pidfd.as_fd(), flags)
+        .map_err(|e| anyhow!("join the container's namespaces: {e}"))?;
+    if flags.contains(CloneFlags::CLONE_NEWPID) {
+        // setns(pid) applies to children: fork once more into the container's pid namespace.
+        match clone_fork(0).context("fork into the pid namespace")? {
+            Forked::Child => {}
+            Forked::Parent(pid) => {
+                let _ = sync::send_msg(sync_fd, &Msg::Pid(pid));
+                sys::process::exit_now(0);
+            }
+        }
+    }
+    let p = cfg.process;
+    if p.terminal() == Some(true) {
+        let size = p
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        super::init::terminal(size, cfg.console_socket, sync_fd, false)?;
+    }
+    process::set_rlimits(p)?;
+    let caps = p.capabilities().as_ref();
+    process::drop_bounding(caps)?;
+    process::set_user(p)?;
+    process::apply_caps(caps)?;
+    process::enter_cwd(p.cwd())?;
+    let exec = process::prepare_exec(p)?;
+    if p.no_new_privileges() == Some(true) {
+        sys::process::set_no_new_privs().context("no_new_privs")?;
+    }
+    fds::finish(cfg.pass_fds)?;
+    sync::send_msg(sync_fd, &Msg::Ready)?;
+    Ok(exec)
+}
