@@ -175,9 +175,6 @@ fn validate_linux(spec: &Spec) -> Result<()> {
         if !seen.insert(ns.typ()) {
             bail!("linux.namespaces: duplicate namespace type {what:?}");
         }
-        if ns.typ() == LinuxNamespaceType::User {
-            bail!("linux.namespaces: user namespaces are not supported yet");
-        }
         if let Some(path) = ns.path() {
             no_nul_path("linux.namespaces.path", path)?;
             crate::namespaces::open_checked(ns, path)?;
@@ -192,6 +189,7 @@ fn validate_linux(spec: &Spec) -> Result<()> {
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !private_uts {
         bail!("hostname: setting the hostname requires a new UTS namespace");
     }
+    crate::userns::validate(spec)?;
     crate::sysctl::validate(spec)?;
     crate::attrs::validate(spec)?;
     if let Some(p) = linux.cgroups_path() {

@@ -181,6 +181,12 @@ pub fn create(opts: &CreateOpts) -> Result<Created> {
         .map(std::path::absolute)
         .transpose()
         .context("--pid-file")?;
+    let console_path = opts
+        .console_socket
+        .as_ref()
+        .map(std::path::absolute)
+        .transpose()
+        .context("--console-socket")?;
 
     let sdir = StateDir::claim(&opts.root, &opts.id)?;
     let mut st = State {
@@ -205,15 +211,30 @@ pub fn create(opts: &CreateOpts) -> Result<Created> {
     let result = (|| -> Result<Created> {
         // Saved before anything exists, so `delete --force` can clean up a half-made container.
         sdir.save(&st)?;
-        st.cgroup.create()?;
-        if let Some(r) = resources {
-            st.cgroup.apply(r)?;
+        match st.cgroup.create() {
+            Ok(()) => {
+                if let Some(r) = resources {
+                    st.cgroup.apply(r)?;
+                }
+            }
+            // Rootless without a delegated cgroup: run without one, like runc.
+            Err(e) if opts.rootless && !nix::unistd::geteuid().is_root() => {
+                logging::debug(&format!("rootless: running without a cgroup: {e:#}"));
+                if resources.is_some() {
+                    logging::warn("rootless: linux.resources ignored (no writable cgroup)");
+                }
+                st.cgroup = Cgroup::default();
+                sdir.save(&st)?;
+            }
+            Err(e) => return Err(e),
         }
         let gate = UnixListener::bind(fd_path(&sdir, crate::state::EXEC_SOCK))
             .map_err(|e| anyhow!("exec gate socket: {e}"))?;
+        // Relative mount sources are relative to the bundle, as in runc (which chdirs there).
+        std::env::set_current_dir(&bundle.dir)
+            .map_err(|e| anyhow!("bundle {}: {e}", bundle.dir.display()))?;
         // Connected only now: the client accepts exactly one connection.
-        let console_socket = opts
-            .console_socket
+        let console_socket = console_path
             .as_deref()
             .map(crate::tty::connect_console_socket)
             .transpose()?;

@@ -72,8 +72,10 @@ pub const HOOKS: &[&str] = &[
     "poststop",
 ];
 
-/// Namespaces oxirun can create and join (user namespaces are not implemented yet).
-pub const NAMESPACES: &[&str] = &["cgroup", "ipc", "mount", "network", "pid", "time", "uts"];
+/// Namespaces oxirun can create and join.
+pub const NAMESPACES: &[&str] = &[
+    "cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts",
+];
 
 fn capabilities() -> Vec<String> {
     let mut all: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();

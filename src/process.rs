@@ -177,7 +177,10 @@ pub fn set_user(process: &Process) -> Result<()> {
         .flatten()
         .map(|g| Gid::from_raw(*g))
         .collect();
-    nix::unistd::setgroups(&gids).context("setgroups")?;
+    // A rootless parent denies setgroups in the user namespace; nothing to drop then.
+    if !gids.is_empty() || crate::userns::setgroups_allowed() {
+        nix::unistd::setgroups(&gids).context("setgroups")?;
+    }
     let gid = Gid::from_raw(user.gid());
     nix::unistd::setresgid(gid, gid, gid).context("setresgid")?;
     sys::process::set_keepcaps(true).context("PR_SET_KEEPCAPS")?;

@@ -1,8 +1,10 @@
 //! `oxirun update`: merge new resource values into the container's saved ones, apply the
 //! merged set to the live cgroup (devices excluded, as runc), and save them in state.json.
 //!
-//! Like runc, the whole merged set is re-applied, so changing only the CFS period keeps the
-//! quota (v2 writes both in one `cpu.max`).
+//! Like runc, only the values given are written (the kernel keeps the others); where two
+//! values travel together the missing half comes from the saved set: the CFS quota/period
+//! (v2 writes both in one `cpu.max`, so changing only the period keeps the quota) and the
+//! memory limit a new swap value is relative to.
 
 use std::path::Path;
 
@@ -44,6 +46,29 @@ pub fn merge(base: &LinuxResources, new: &LinuxResources) -> Result<LinuxResourc
     serde_json::from_value(b).map_err(|e| anyhow!("merged resources: {e}"))
 }
 
+/// What to write for an update: `new` without devices, completed from `merged` where a
+/// value is only meaningful with its partner.
+pub fn live_set(new: &LinuxResources, merged: &LinuxResources) -> LinuxResources {
+    let mut live = new.clone();
+    live.set_devices(None);
+    if let (Some(c), Some(m)) = (live.cpu().clone(), merged.cpu().as_ref()) {
+        let mut c = c;
+        if c.quota().is_some() != c.period().is_some() {
+            c.set_quota(c.quota().or(m.quota()));
+            c.set_period(c.period().or(m.period()));
+        }
+        live.set_cpu(Some(c));
+    }
+    if let (Some(mem), Some(m)) = (live.memory().clone(), merged.memory().as_ref()) {
+        let mut mem = mem;
+        if mem.swap().is_some() && mem.limit().is_none() {
+            mem.set_limit(m.limit());
+        }
+        live.set_memory(Some(mem));
+    }
+    live
+}
+
 /// Update a live container's resources and record them.
 pub fn update(root: &Path, id: &str, new: &LinuxResources) -> Result<()> {
     let sdir = StateDir::open(root, id)?;
@@ -58,8 +83,7 @@ pub fn update(root: &Path, id: &str, new: &LinuxResources) -> Result<()> {
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
     let merged = merge(&saved, new)?;
-    let mut live = merged.clone();
-    live.set_devices(None);
+    let live = live_set(new, &merged);
     st.cgroup.update_resources(&live)?;
     let mut linux = st.config.linux().clone().unwrap_or_default();
     linux.set_resources(Some(merged));
@@ -91,5 +115,13 @@ mod tests {
         assert_eq!(cpu.period(), Some(20000));
         assert_eq!(m.pids().as_ref().unwrap().limit(), 5);
         assert!(!m.devices().as_ref().unwrap()[0].allow());
+
+        let live = live_set(&new, &m);
+        assert!(live.devices().is_none());
+        let cpu = live.cpu().as_ref().unwrap();
+        assert_eq!((cpu.quota(), cpu.period()), (Some(5000), Some(20000)));
+        let mem = live.memory().as_ref().unwrap();
+        assert_eq!((mem.limit(), mem.swap()), (Some(150), None));
+        assert!(live.pids().is_none());
     }
 }

@@ -153,7 +153,12 @@ pub fn main() -> i32 {
         }
     };
     let globals = Globals {
-        root: cli.root.clone().unwrap_or_else(default_root),
+        // Absolute: create chdirs into the bundle.
+        root: cli
+            .root
+            .clone()
+            .map(|r| std::path::absolute(&r).unwrap_or(r))
+            .unwrap_or_else(default_root),
         systemd_cgroup: cli.systemd_cgroup,
         rootless,
     };

@@ -171,6 +171,13 @@ fn enter_namespaces(spec: &Spec, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<()>
         let file = namespaces::open_checked(&ns, path)?;
         namespaces::join(&ns, &file)?;
     }
+    if plan.new_user {
+        crate::userns::become_root(spec)?;
+    }
+    if !plan.after_join.is_empty() {
+        nix::sched::unshare(plan.after_join)
+            .map_err(|e| anyhow!("unshare namespaces in the joined user namespace: {e}"))?;
+    }
     if plan.new_cgroup {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| anyhow!("unshare cgroup namespace: {e}"))?;

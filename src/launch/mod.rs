@@ -84,6 +84,11 @@ pub struct NsPlan {
     pub late_flags: CloneFlags,
     /// A second fork is needed: the pid namespace is joined by path, or a time namespace is used.
     pub extra_fork: bool,
+    /// A new user namespace is created by the clone: the parent writes its id maps.
+    pub new_user: bool,
+    /// Created with unshare right after the joins: when the user namespace is joined by path,
+    /// new namespaces must be owned by it, so they cannot come from the clone.
+    pub after_join: CloneFlags,
 }
 
 impl NsPlan {
@@ -94,6 +99,8 @@ impl NsPlan {
             new_cgroup: false,
             late_flags: CloneFlags::empty(),
             extra_fork: false,
+            new_user: false,
+            after_join: CloneFlags::empty(),
         };
         let list = spec
             .linux()
@@ -116,9 +123,28 @@ impl NsPlan {
                 None => plan.clone_flags |= namespaces::flag(typ),
             }
         }
-        // Join the mount namespace last: paths of the others are resolved in ours.
-        plan.join
-            .sort_by_key(|(t, _)| *t == LinuxNamespaceType::Mount);
+        let user_joined = plan
+            .join
+            .iter()
+            .any(|(t, _)| *t == LinuxNamespaceType::User);
+        if user_joined {
+            // New namespaces must belong to the joined user namespace: unshare them after it.
+            let pid = CloneFlags::CLONE_NEWPID;
+            if plan.clone_flags.contains(pid) {
+                plan.late_flags |= pid;
+                plan.extra_fork = true;
+            }
+            plan.after_join = plan.clone_flags - pid;
+            plan.clone_flags = CloneFlags::empty();
+        }
+        plan.new_user = plan.clone_flags.contains(CloneFlags::CLONE_NEWUSER);
+        // The user namespace first (it grants the rights to join the others), mount last
+        // (paths of the others are resolved in ours).
+        plan.join.sort_by_key(|(t, _)| match t {
+            LinuxNamespaceType::User => 0,
+            LinuxNamespaceType::Mount => 2,
+            _ => 1,
+        });
         plan
     }
 }

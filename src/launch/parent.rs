@@ -34,7 +34,7 @@ pub fn launch(cfg: &Config) -> Result<Launched> {
             drop(init_end);
             let mut init_pid = pid;
             let mut console = None;
-            let result = drive(cfg, pid, &mut init_pid, &mut console, &parent_end);
+            let result = drive(cfg, &plan, pid, &mut init_pid, &mut console, &parent_end);
             if result.is_err() {
                 kill_and_reap(pid, init_pid);
             }
@@ -45,12 +45,16 @@ pub fn launch(cfg: &Config) -> Result<Launched> {
 
 fn drive(
     cfg: &Config,
+    plan: &NsPlan,
     child: i32,
     init_pid: &mut i32,
     console: &mut Option<OwnedFd>,
     sync_fd: &OwnedFd,
 ) -> Result<i32> {
     cfg.cgroup.add_pid(child)?;
+    if plan.new_user {
+        crate::userns::write_maps(child, cfg.spec)?;
+    }
     crate::attrs::move_net_devices(cfg.spec, child)?;
     sync::send_msg(sync_fd, &Msg::Go)?;
     loop {

@@ -1,9 +1,9 @@
-//! End-to-end tests of `prepare` / `enter` / `finalize` as root: each scenario forks a child
-//! into new mount and pid namespaces (it is pid 1 there, as a container init is), sets up a
-//! busybox rootfs in a temporary directory and checks the result from inside, reporting
-//! failures on stderr (raw writes: the child of a threaded harness avoids std's locks) and
-//! through its exit code. The host is checked afterwards: no mount leaked, nothing written
-//! outside the rootfs.
+//! End-to-end tests of `prepare` / `enter` / `finalize` as root. The host side builds a
+//! busybox bundle in a temporary directory, then runs the same test again through
+//! `unshare --mount --pid --fork` (no fork inside the threaded test harness), so the scenario
+//! runs as pid 1 of new mount and pid namespaces, as a container init does. The child sets up
+//! the rootfs, checks the result from inside and reports through its exit code and output;
+//! the host side then checks that no mount leaked and nothing was written outside the rootfs.
 
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -149,6 +149,17 @@ fn mountinfo_line(mi: &str, mount_point: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Variants of the full scenario.
+#[derive(Clone, Copy, Default)]
+struct Variant {
+    /// Resolve with the per-component walk only (as if openat2 were missing).
+    fallback: bool,
+    /// `--no-pivot` (MS_MOVE + chroot) and `rootfsPropagation: rshared`.
+    no_pivot: bool,
+    /// Without CAP_MKNOD: devices are bind mounts of the host's.
+    no_mknod: bool,
+}
+
 fn full_spec(dir: &Path, no_pivot: bool) -> Spec {
     let src = dir.join("src");
     let mut s = spec(serde_json::json!({
@@ -209,26 +220,30 @@ fn test_cgroups(dir: &Path) -> Vec<(String, PathBuf)> {
     .collect()
 }
 
-fn run_full(test: &str, fallback: bool, no_pivot: bool) {
+fn run_full(test: &str, v: Variant) {
     if let Some(dir) = child_of(test) {
         child_exit(|| {
-            if fallback {
+            if v.fallback {
                 super::resolve::force_fallback(true);
             }
-            let spec = full_spec(&dir, no_pivot);
+            if v.no_mknod {
+                caps::drop(None, caps::CapSet::Effective, caps::Capability::CAP_MKNOD)
+                    .expect("drop CAP_MKNOD");
+            }
+            let spec = full_spec(&dir, v.no_pivot);
             let dirs: Vec<_> = test_cgroups(&dir)
                 .into_iter()
                 .filter(|(_, d)| d.is_dir())
                 .collect();
             let cgroup = Cgroup { dirs: dirs.clone() };
             let r = super::prepare(&spec, &dir.join("rootfs"), &cgroup)
-                .and_then(|r| super::enter(r, no_pivot))
+                .and_then(|r| super::enter(r, v.no_pivot))
                 .and_then(|()| super::finalize(&spec));
             if let Err(e) = r {
                 say(&format!("setup failed: {e:#}"));
                 return 100;
             }
-            inside_checks(&dirs, no_pivot)
+            inside_checks(&dirs, v)
         });
     }
     let mut b = bundle(test);
@@ -238,13 +253,21 @@ fn run_full(test: &str, fallback: bool, no_pivot: bool) {
             b.cgroups.push(d);
         }
     }
-    let host_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let (code, out) = run_child(test, &b.dir);
     assert_eq!(code, 0, "checks inside the container failed:\n{out}");
 
-    // Host side: nothing leaked.
+    // Host side: nothing leaked (other tests may mount elsewhere meanwhile: look at ours only).
     let host_after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert_eq!(host_before, host_after, "host mounts changed");
+    let leaked: Vec<_> = super::mountinfo::parse(&host_after)
+        .into_iter()
+        .filter(|m| {
+            m.mount_point.starts_with(&b.dir)
+                || m.mount_point
+                    .to_string_lossy()
+                    .starts_with("/etc/oxirun-e2e")
+        })
+        .collect();
+    assert!(leaked.is_empty(), "mounts leaked to the host: {leaked:?}");
     let r = b.rootfs();
     assert!(
         r.join("etc/oxirun-e2e-x").is_dir(),
@@ -265,7 +288,7 @@ fn run_full(test: &str, fallback: bool, no_pivot: bool) {
     assert_eq!(std::fs::read(r.join("copyup/hello")).unwrap(), b"hello");
 }
 
-fn inside_checks(dirs: &[(String, PathBuf)], no_pivot: bool) -> i32 {
+fn inside_checks(dirs: &[(String, PathBuf)], v: Variant) -> i32 {
     let mut c = Checks(0);
     c.check(
         std::env::current_dir().ok() == Some(PathBuf::from("/")),
@@ -281,7 +304,7 @@ fn inside_checks(dirs: &[(String, PathBuf)], no_pivot: bool) -> i32 {
         .lines()
         .filter(|l| l.split(' ').nth(4) == Some("/"))
         .count();
-    if no_pivot {
+    if v.no_pivot {
         c.check(
             mountinfo_line(&mi, "/").is_some_and(|l| l.contains(" shared:")),
             "rootfsPropagation rshared makes / shared",
@@ -336,10 +359,24 @@ fn inside_checks(dirs: &[(String, PathBuf)], no_pivot: bool) -> i32 {
         std::fs::metadata("/dev/null").is_ok_and(|m| m.mode() & 0o777 == 0o666),
         "/dev/null mode 0666",
     );
-    c.check(
-        std::fs::metadata("/dev/fuse").is_ok_and(|m| m.mode() & 0o777 == 0o660),
-        "/dev/fuse mode 0660 from fileMode",
-    );
+    if v.no_mknod {
+        // mknod was refused: each device is a bind mount of the host's node.
+        for dev in ["/dev/null", "/dev/tty", "/dev/fuse"] {
+            c.check(
+                mountinfo_line(&mi, dev).is_some(),
+                &format!("{dev} is a bind mount"),
+            );
+        }
+    } else {
+        c.check(
+            std::fs::metadata("/dev/fuse").is_ok_and(|m| m.mode() & 0o777 == 0o660),
+            "/dev/fuse mode 0660 from fileMode",
+        );
+        c.check(
+            mountinfo_line(&mi, "/dev/null").is_none(),
+            "/dev/null is a node, not a mount",
+        );
+    }
     c.check(std::fs::write("/dev/null", b"x").is_ok(), "write /dev/null");
     for (l, t) in [
         ("/dev/fd", "/proc/self/fd"),
@@ -483,17 +520,40 @@ fn inside_checks(dirs: &[(String, PathBuf)], no_pivot: bool) -> i32 {
 
 #[test]
 fn e2e_full_container_openat2() {
-    run_full("e2e_full_container_openat2", false, false);
+    run_full("e2e_full_container_openat2", Variant::default());
 }
 
 #[test]
 fn e2e_full_container_fallback_walk() {
-    run_full("e2e_full_container_fallback_walk", true, false);
+    run_full(
+        "e2e_full_container_fallback_walk",
+        Variant {
+            fallback: true,
+            ..Variant::default()
+        },
+    );
 }
 
 #[test]
 fn e2e_full_container_no_pivot_shared() {
-    run_full("e2e_full_container_no_pivot_shared", false, true);
+    run_full(
+        "e2e_full_container_no_pivot_shared",
+        Variant {
+            no_pivot: true,
+            ..Variant::default()
+        },
+    );
+}
+
+#[test]
+fn e2e_full_container_without_mknod() {
+    run_full(
+        "e2e_full_container_without_mknod",
+        Variant {
+            no_mknod: true,
+            ..Variant::default()
+        },
+    );
 }
 
 /// The child side of the "setup must fail" scenarios: run the three steps with the spec in

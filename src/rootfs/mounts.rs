@@ -215,6 +215,20 @@ pub(crate) fn bind_onto(
                     || "set mount flags".into(),
                 )?;
             }
+            // An rbind's restrictions hold for every submount too: "rbind,ro" of /sys must
+            // not leave /sys/fs/cgroup writable (CVE-2023-25809). Only restrictions are
+            // applied recursively (clearing a kernel-locked flag on a submount would fail).
+            let restrict = set
+                & (sysfs::MOUNT_ATTR_RDONLY
+                    | sysfs::MOUNT_ATTR_NOSUID
+                    | sysfs::MOUNT_ATTR_NODEV
+                    | sysfs::MOUNT_ATTR_NOEXEC);
+            if rec && restrict != 0 {
+                io_ctx(
+                    sysfs::mount_setattr_fd(tree.as_fd(), true, restrict, 0, 0),
+                    || "set recursive mount flags".into(),
+                )?;
+            }
             io_ctx(sysfs::move_mount_fd(tree.as_fd(), target.as_fd()), || {
                 "move_mount".into()
             })?;

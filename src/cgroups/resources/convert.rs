@@ -227,3 +227,12 @@ mod tests {
         assert_eq!(normalize_page_size("MB"), None);
     }
 }
+
+#[cfg(test)]
+mod weight_512 {
+    /// integration/tests/cgroup_v2_qemu.rs expects this value.
+    #[test]
+    fn shares_512_is_weight_59() {
+        assert_eq!(super::shares_to_weight(512), 59);
+    }
+}

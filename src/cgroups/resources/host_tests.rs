@@ -67,7 +67,11 @@ fn bpf_device_program_denies_and_allows() {
     let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     for want in ["null-ok", "full-ok", "kmsg-write-denied", "kmsg-read-ok"] {
-        assert!(text.contains(want), "{want} missing in {text:?} / {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            text.contains(want),
+            "{want} missing in {text:?} / {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     drop(guard);
 }
