@@ -538,7 +538,8 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     check_preserved_fds(listen + opts.preserve_fds)?;
     let sdir = StateDir::open(&opts.root, &opts.id)?;
     let st = sdir.load()?;
-    match status(&opts.root, &st) {
+    let status = status(&opts.root, &st);
+    match status {
         Status::Stopped => bail!("cannot exec in a stopped container"),
         Status::Paused if !opts.ignore_paused => {
             bail!("cannot exec in a paused container (use --ignore-paused to override)")
@@ -555,6 +556,7 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
         process: p,
         pass_fds: listen + opts.preserve_fds,
         console_socket: console_socket.as_ref(),
+        paused: status == Status::Paused,
     };
     if opts.detach {
         let _ = sys::process::set_child_subreaper();

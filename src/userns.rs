@@ -182,18 +182,30 @@ fn helper(prog: &str, pid: i32, maps: &[LinuxIdMapping]) -> Result<()> {
     Ok(())
 }
 
-/// In the init, once the maps exist: become the namespace's root (if mapped), dropping the
-/// host's supplementary groups when the namespace allows setgroups.
-pub fn become_root(spec: &Spec) -> Result<()> {
-    let (uid, gid) = mappings(spec);
-    if is_mapped(gid, 0) {
+/// Whether id 0 is mapped in our current user namespace (from /proc/self/{uid,gid}_map).
+fn zero_mapped(file: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/self/{file}"))
+        .map(|s| {
+            s.lines().any(|l| {
+                let f: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+                f.len() == 3 && f[0] == 0 && f[2] > 0
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// In the init, once it is in its user namespace (created, with maps written, or joined by
+/// path): become the namespace's root if it is mapped - files it creates must have an owner
+/// the namespace can represent - dropping the host's supplementary groups where allowed.
+pub fn become_root() -> Result<()> {
+    if zero_mapped("gid_map") {
         nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
             .context("setresgid(0) in the user namespace")?;
     }
     if setgroups_allowed() {
         nix::unistd::setgroups(&[]).context("setgroups in the user namespace")?;
     }
-    if is_mapped(uid, 0) {
+    if zero_mapped("uid_map") {
         nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
             .context("setresuid(0) in the user namespace")?;
     }

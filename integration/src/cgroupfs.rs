@@ -36,5 +36,8 @@ pub fn proc_state(pid: i32) -> Option<char> {
 
 /// True when this host mounts cgroup v1 controllers (hybrid or legacy).
 pub fn has_v1(controller: &str) -> bool {
-    PathBuf::from("/sys/fs/cgroup").join(controller).join("cgroup.procs").exists()
+    PathBuf::from("/sys/fs/cgroup")
+        .join(controller)
+        .join("cgroup.procs")
+        .exists()
 }

@@ -18,6 +18,7 @@ pub mod checks;
 pub mod container;
 pub mod impostor;
 pub mod rootfs;
+pub mod term;
 pub mod util;
 
 pub use binary::{init, oxirun_bin};

@@ -65,23 +65,33 @@ impl Abi {
         }
     }
 
-    fn table(self) -> &'static [(&'static str, u32)] {
+    /// This ABI's column in the generated table (`tables::COLUMNS`).
+    pub(crate) fn column(self) -> usize {
         match self {
-            Abi::X86_64 => tables::X86_64,
-            Abi::X86 => tables::X86,
-            Abi::X32 => tables::X32,
-            Abi::Aarch64 => tables::AARCH64,
+            Abi::X86_64 => 0,
+            Abi::X86 => 1,
+            Abi::X32 => 2,
+            Abi::Aarch64 => 3,
         }
     }
 
     /// The syscall number of `name` for this ABI (x32 numbers include `__X32_SYSCALL_BIT`).
     pub fn syscall_nr(self, name: &str) -> Option<u32> {
-        let table = self.table();
-        table
-            .binary_search_by(|(n, _)| (*n).cmp(name))
-            .ok()
-            .map(|i| table[i].1)
+        lookup(name).and_then(|row| self.nr_in(row))
     }
+
+    /// This ABI's number in a row returned by [`lookup`].
+    pub(crate) fn nr_in(self, row: &[u32; 4]) -> Option<u32> {
+        Some(row[self.column()]).filter(|nr| *nr != tables::NONE)
+    }
+}
+
+/// The numbers of `name` on every ABI (one binary search for all of them).
+pub(crate) fn lookup(name: &str) -> Option<&'static [u32; 4]> {
+    tables::SYSCALLS
+        .binary_search_by(|(n, _)| (*n).cmp(name))
+        .ok()
+        .map(|i| &tables::SYSCALLS[i].1)
 }
 
 /// The architecture the filter is compiled for: the one the runtime binary (and so the
@@ -172,16 +182,23 @@ mod tests {
 
     #[test]
     fn tables_are_sorted_and_known_numbers_match() {
+        let t = tables::SYSCALLS;
+        assert!(t.windows(2).all(|w| w[0].0 < w[1].0), "not sorted");
         for abi in [Abi::X86_64, Abi::X86, Abi::X32, Abi::Aarch64] {
-            let t = abi.table();
-            assert!(t.windows(2).all(|w| w[0].0 < w[1].0), "{abi:?} not sorted");
+            assert_eq!(
+                tables::COLUMNS[abi.column()],
+                format!("{abi:?}").to_uppercase()
+            );
         }
         assert_eq!(Abi::X86_64.syscall_nr("read"), Some(0));
         assert_eq!(Abi::X86_64.syscall_nr("mkdir"), Some(83));
         assert_eq!(Abi::X86.syscall_nr("getpid"), Some(20));
         assert_eq!(Abi::X86.syscall_nr("socketcall"), Some(102));
         assert_eq!(Abi::X32.syscall_nr("getpid"), Some(39 | X32_SYSCALL_BIT));
-        assert_eq!(Abi::X32.syscall_nr("rt_sigaction"), Some(512 | X32_SYSCALL_BIT));
+        assert_eq!(
+            Abi::X32.syscall_nr("rt_sigaction"),
+            Some(512 | X32_SYSCALL_BIT)
+        );
         assert_eq!(Abi::Aarch64.syscall_nr("getpid"), Some(172));
         assert_eq!(Abi::Aarch64.syscall_nr("mkdir"), None);
         assert_eq!(Abi::Aarch64.syscall_nr("mkdirat"), Some(34));
@@ -190,9 +207,18 @@ mod tests {
         // The libc crate agrees for the host ABI.
         #[cfg(target_arch = "x86_64")]
         {
-            assert_eq!(Abi::X86_64.syscall_nr("openat2"), Some(libc::SYS_openat2 as u32));
-            assert_eq!(Abi::X86_64.syscall_nr("pidfd_open"), Some(libc::SYS_pidfd_open as u32));
-            assert_eq!(Abi::X86_64.syscall_nr("seccomp"), Some(libc::SYS_seccomp as u32));
+            assert_eq!(
+                Abi::X86_64.syscall_nr("openat2"),
+                Some(libc::SYS_openat2 as u32)
+            );
+            assert_eq!(
+                Abi::X86_64.syscall_nr("pidfd_open"),
+                Some(libc::SYS_pidfd_open as u32)
+            );
+            assert_eq!(
+                Abi::X86_64.syscall_nr("seccomp"),
+                Some(libc::SYS_seccomp as u32)
+            );
         }
     }
 
@@ -201,7 +227,8 @@ mod tests {
         let (abis, notes) = sections_for(Native::X86_64, &[Arch::ScmpArchX86]);
         assert_eq!(abis, vec![Abi::X86_64, Abi::X86]);
         assert!(notes.is_empty());
-        let (abis, notes) = sections_for(Native::X86_64, &[Arch::ScmpArchAarch64, Arch::ScmpArchX32]);
+        let (abis, notes) =
+            sections_for(Native::X86_64, &[Arch::ScmpArchAarch64, Arch::ScmpArchX32]);
         assert_eq!(abis, vec![Abi::X86_64, Abi::X32]);
         assert_eq!(notes.len(), 1);
         let (abis, notes) = sections_for(Native::Aarch64, &[Arch::ScmpArchArm]);

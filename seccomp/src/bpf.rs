@@ -41,7 +41,7 @@ use crate::Error;
 pub const BPF_MAXINSNS: usize = 4096;
 
 // Opcodes (include/uapi/linux/filter.h, bpf_common.h).
-pub(crate) const BPF_LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
+pub(crate) const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 pub(crate) const BPF_ALU_AND_K: u16 = 0x04 | 0x50;
 pub(crate) const BPF_JMP_JA: u16 = 0x05;
 pub(crate) const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10;
@@ -89,13 +89,31 @@ impl Emitter {
         self.labels[l] = Some(self.insns.len());
     }
     fn stmt(&mut self, code: u16, k: u32) {
-        self.insns.push(Insn { code, jt: Target::Next, jf: Target::Next, k, ja: None });
+        self.insns.push(Insn {
+            code,
+            jt: Target::Next,
+            jf: Target::Next,
+            k,
+            ja: None,
+        });
     }
     fn jump(&mut self, code: u16, k: u32, jt: Target, jf: Target) {
-        self.insns.push(Insn { code, jt, jf, k, ja: None });
+        self.insns.push(Insn {
+            code,
+            jt,
+            jf,
+            k,
+            ja: None,
+        });
     }
     fn ja(&mut self, l: usize) {
-        self.insns.push(Insn { code: BPF_JMP_JA, jt: Target::Next, jf: Target::Next, k: 0, ja: Some(l) });
+        self.insns.push(Insn {
+            code: BPF_JMP_JA,
+            jt: Target::Next,
+            jf: Target::Next,
+            k: 0,
+            ja: Some(l),
+        });
     }
     fn ret(&mut self, action: u32) {
         self.stmt(BPF_RET_K, action);
@@ -106,28 +124,38 @@ impl Emitter {
 
     fn finish(self) -> Result<Vec<sock_filter>, Error> {
         if self.insns.len() > BPF_MAXINSNS {
-            return Err(Error::TooLong { len: self.insns.len() });
+            return Err(Error::TooLong {
+                len: self.insns.len(),
+            });
         }
         let mut out = Vec::with_capacity(self.insns.len());
         for (i, insn) in self.insns.iter().enumerate() {
             let dist = |l: usize| -> Result<usize, Error> {
                 match self.labels[l] {
                     Some(p) if p > i => Ok(p - (i + 1)),
-                    _ => Err(Error::Internal(format!("instruction {i}: jump to an unbound or backward label"))),
+                    _ => Err(Error::Internal(format!(
+                        "instruction {i}: jump to an unbound or backward label"
+                    ))),
                 }
             };
             let rel = |t: Target| -> Result<u8, Error> {
                 match t {
                     Target::Next => Ok(0),
-                    Target::Label(l) => u8::try_from(dist(l)?)
-                        .map_err(|_| Error::Internal(format!("instruction {i}: conditional jump out of reach"))),
+                    Target::Label(l) => u8::try_from(dist(l)?).map_err(|_| {
+                        Error::Internal(format!("instruction {i}: conditional jump out of reach"))
+                    }),
                 }
             };
             let k = match insn.ja {
                 Some(l) => dist(l)? as u32,
                 None => insn.k,
             };
-            out.push(sock_filter { code: insn.code, jt: rel(insn.jt)?, jf: rel(insn.jf)?, k });
+            out.push(sock_filter {
+                code: insn.code,
+                jt: rel(insn.jt)?,
+                jf: rel(insn.jf)?,
+                k,
+            });
         }
         Ok(out)
     }
@@ -163,7 +191,12 @@ pub(crate) fn generate(sections: &[Section], default: u32) -> Result<Vec<sock_fi
         if *v == crate::arch::AUDIT_ARCH_X86_64 {
             // x86_64 and x32 share the audit arch; the number tells them apart.
             let not_x32 = e.label();
-            e.jump(BPF_JMP_JGE_K, X32_SYSCALL_BIT, Target::Next, Target::Label(not_x32));
+            e.jump(
+                BPF_JMP_JGE_K,
+                X32_SYSCALL_BIT,
+                Target::Next,
+                Target::Label(not_x32),
+            );
             let x32 = find(Abi::X32);
             let x32_label = e.label();
             match x32 {
@@ -183,7 +216,10 @@ pub(crate) fn generate(sections: &[Section], default: u32) -> Result<Vec<sock_fi
                 body(&mut e, s, default);
             }
         } else {
-            let s = sections.iter().find(|s| s.abi.audit_arch() == *v).expect("section exists");
+            let s = sections
+                .iter()
+                .find(|s| s.abi.audit_arch() == *v)
+                .expect("section exists");
             body(&mut e, s, default);
         }
     }
@@ -213,7 +249,11 @@ fn body(e: &mut Emitter, s: &Section, default: u32) {
             let hit = e.label();
             let miss = e.label();
             for (i, nr) in chunk.iter().enumerate() {
-                let jf = if i + 1 == chunk.len() { Target::Label(miss) } else { Target::Next };
+                let jf = if i + 1 == chunk.len() {
+                    Target::Label(miss)
+                } else {
+                    Target::Next
+                };
                 e.jump(BPF_JMP_JEQ_K, *nr, Target::Label(hit), jf);
             }
             e.bind(hit);
@@ -300,7 +340,11 @@ fn emit_cond(e: &mut Emitter, c: &Cond, wide: bool, fail: usize) {
             e.jump(BPF_JMP_JGT_K, hi, p, n);
             e.jump(BPF_JMP_JEQ_K, hi, n, f);
             e.load(lo_at);
-            let code = if c.op == Op::Gt { BPF_JMP_JGT_K } else { BPF_JMP_JGE_K };
+            let code = if c.op == Op::Gt {
+                BPF_JMP_JGT_K
+            } else {
+                BPF_JMP_JGE_K
+            };
             e.jump(code, lo, n, f);
         }
         Op::Lt | Op::Le => {
@@ -308,7 +352,11 @@ fn emit_cond(e: &mut Emitter, c: &Cond, wide: bool, fail: usize) {
             e.jump(BPF_JMP_JGE_K, hi, n, p); // hi < vhi: holds
             e.jump(BPF_JMP_JEQ_K, hi, n, f); // hi > vhi: fails
             e.load(lo_at);
-            let code = if c.op == Op::Lt { BPF_JMP_JGE_K } else { BPF_JMP_JGT_K };
+            let code = if c.op == Op::Lt {
+                BPF_JMP_JGE_K
+            } else {
+                BPF_JMP_JGT_K
+            };
             e.jump(code, lo, f, n);
         }
         Op::MaskedEq(mask) => {

@@ -17,6 +17,8 @@
 //!   written for many kernels).
 //! - Two conditions on the same argument index in one rule are an error (the design asks for
 //!   it; runc instead splits such a rule into one rule per condition, ORed).
+//! - i386's `socketcall`/`ipc` multiplexers: a rule for a socket or SysV IPC call also covers
+//!   the multiplexed form (see `i386_multiplexed`), as libseccomp does on x86.
 //! - `-ENOSYS` stub (runc's): unless the default action lets syscalls through (ALLOW, LOG,
 //!   TRACE), a syscall number above the highest number the profile names for that ABI returns
 //!   `-ENOSYS`, so programs fall back from syscalls newer than the profile (glibc's clone3).
@@ -24,7 +26,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator};
+use oci_spec::runtime::{
+    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
+};
 
 use crate::arch::{sections_for, Abi, Native};
 use crate::{bpf, Error};
@@ -182,7 +186,10 @@ impl Program {
 }
 
 fn invalid(field: String, reason: impl Into<String>) -> Error {
-    Error::Invalid { field, reason: reason.into() }
+    Error::Invalid {
+        field,
+        reason: reason.into(),
+    }
 }
 
 fn action_name(a: LinuxSeccompAction) -> String {
@@ -200,7 +207,10 @@ fn action_value(
         match errno_ret {
             None => Ok(libc::EPERM as u32),
             Some(v) if v <= ret::DATA => Ok(v),
-            Some(v) => Err(invalid(errno_field.to_string(), format!("{v} does not fit the 16-bit SECCOMP_RET_DATA (max 65535)"))),
+            Some(v) => Err(invalid(
+                errno_field.to_string(),
+                format!("{v} does not fit the 16-bit SECCOMP_RET_DATA (max 65535)"),
+            )),
         }
     };
     let value = match action {
@@ -214,16 +224,25 @@ fn action_value(
         LinuxSeccompAction::ScmpActAllow => ret::ALLOW,
     };
     if errno_ret.is_some()
-        && !matches!(action, LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace)
+        && !matches!(
+            action,
+            LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace
+        )
     {
-        notes.push(format!("{errno_field}: ignored for {}", action_name(action)));
+        notes.push(format!(
+            "{errno_field}: ignored for {}",
+            action_name(action)
+        ));
     }
     Ok(value)
 }
 
 /// Whether a default action lets syscalls run (runc: no `-ENOSYS` stub for those).
 fn default_is_permissive(action: u32) -> bool {
-    matches!(action & ret::ACTION_FULL, ret::ALLOW | ret::LOG | ret::TRACE)
+    matches!(
+        action & ret::ACTION_FULL,
+        ret::ALLOW | ret::LOG | ret::TRACE
+    )
 }
 
 /// Syscalls the runtime's init itself makes between loading a filter with a listener and
@@ -234,7 +253,10 @@ const NOTIFY_FORBIDDEN: &[&str] = &["write", "sendmsg"];
 fn translate_cond(arg: &oci_spec::runtime::LinuxSeccompArg, field: &str) -> Result<Cond, Error> {
     let index = arg.index();
     if index > 5 {
-        return Err(invalid(format!("{field}.index"), format!("{index} is out of range (syscalls have arguments 0-5)")));
+        return Err(invalid(
+            format!("{field}.index"),
+            format!("{index} is out of range (syscalls have arguments 0-5)"),
+        ));
     }
     let (op, value) = match arg.op() {
         LinuxSeccompOperator::ScmpCmpNe => (Op::Ne, arg.value()),
@@ -245,9 +267,15 @@ fn translate_cond(arg: &oci_spec::runtime::LinuxSeccompArg, field: &str) -> Resu
         LinuxSeccompOperator::ScmpCmpGt => (Op::Gt, arg.value()),
         // libseccomp: SCMP_CMP_MASKED_EQ compares (arg & datum_a) == datum_b, and runc passes
         // value as datum_a (the mask) and valueTwo as datum_b.
-        LinuxSeccompOperator::ScmpCmpMaskedEq => (Op::MaskedEq(arg.value()), arg.value_two().unwrap_or(0)),
+        LinuxSeccompOperator::ScmpCmpMaskedEq => {
+            (Op::MaskedEq(arg.value()), arg.value_two().unwrap_or(0))
+        }
     };
-    Ok(Cond { arg: index as u8, op, value })
+    Ok(Cond {
+        arg: index as u8,
+        op,
+        value,
+    })
 }
 
 /// Decide a condition at compile time where the ABI makes it constant: on a 32-bit ABI the
@@ -270,8 +298,108 @@ fn narrow_cond(c: &mut Cond) -> Option<bool> {
     }
 }
 
+/// Add one rule for `nr` on `abi`, narrowing conditions for 32-bit ABIs.
+fn add_rule(
+    map: &mut BTreeMap<u32, SyscallRules>,
+    abi: Abi,
+    nr: u32,
+    mut conds: Vec<Cond>,
+    action: u32,
+) {
+    let mut never = false;
+    if !abi.args_are_64bit() {
+        conds.retain_mut(|c| match narrow_cond(c) {
+            None => true,
+            Some(true) => false,
+            Some(false) => {
+                never = true;
+                false
+            }
+        });
+    }
+    if never {
+        return; // cannot match on this ABI
+    }
+    let entry = map.entry(nr).or_default();
+    if conds.is_empty() {
+        if entry.unconditional.is_none() {
+            entry.unconditional = Some(action);
+        }
+    } else {
+        entry.rules.push(Rule { conds, action });
+    }
+}
+
+/// The kernel's order of actions: a lower signed action value is less permissive.
+fn more_restrictive(a: u32, b: u32) -> bool {
+    ((a & ret::ACTION_FULL) as i32) < ((b & ret::ACTION_FULL) as i32)
+}
+
+/// i386 reaches the socket and SysV IPC calls through the `socketcall` (102) and `ipc` (117)
+/// multiplexers as well as directly (since Linux 4.3 / 5.1). As libseccomp does on x86, a rule
+/// for such a call also applies to the multiplexer with the sub-call selected by argument 0
+/// (`ipc` keeps a version in the upper 16 bits of it, which the kernel strips).
+fn i386_multiplexed(name: &str) -> Option<(u32, Cond)> {
+    const SOCKETCALL: [&str; 20] = [
+        "socket",
+        "bind",
+        "connect",
+        "listen",
+        "accept",
+        "getsockname",
+        "getpeername",
+        "socketpair",
+        "send",
+        "recv",
+        "sendto",
+        "recvfrom",
+        "shutdown",
+        "setsockopt",
+        "getsockopt",
+        "sendmsg",
+        "recvmsg",
+        "accept4",
+        "recvmmsg",
+        "sendmmsg",
+    ];
+    const IPC: [(&str, u64); 12] = [
+        ("semop", 1),
+        ("semget", 2),
+        ("semctl", 3),
+        ("semtimedop", 4),
+        ("msgsnd", 11),
+        ("msgrcv", 12),
+        ("msgget", 13),
+        ("msgctl", 14),
+        ("shmat", 21),
+        ("shmdt", 22),
+        ("shmget", 23),
+        ("shmctl", 24),
+    ];
+    if let Some(i) = SOCKETCALL.iter().position(|n| *n == name) {
+        return Some((
+            102,
+            Cond {
+                arg: 0,
+                op: Op::Eq,
+                value: i as u64 + 1,
+            },
+        ));
+    }
+    IPC.iter().find(|(n, _)| *n == name).map(|(_, call)| {
+        (
+            117,
+            Cond {
+                arg: 0,
+                op: Op::MaskedEq(0xFFFF),
+                value: *call,
+            },
+        )
+    })
+}
+
 /// Check and translate a profile for `native`. Public for tests and the fuzz target; the
-/// runtime calls [`crate::compile`].
+/// runtime calls [`crate::compile()`].
 pub fn compile_for(seccomp: &LinuxSeccomp, native: Native) -> Result<Program, Error> {
     let mut notes = Vec::new();
 
@@ -283,7 +411,12 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Native) -> Result<Program, Er
             "SCMP_ACT_NOTIFY cannot be used as the default action",
         ));
     }
-    let default = action_value(default_action, seccomp.default_errno_ret(), "linux.seccomp.defaultErrnoRet", &mut notes)?;
+    let default = action_value(
+        default_action,
+        seccomp.default_errno_ret(),
+        "linux.seccomp.defaultErrnoRet",
+        &mut notes,
+    )?;
 
     // architectures
     let archs = seccomp.architectures().as_deref().unwrap_or(&[]);
@@ -298,7 +431,12 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Native) -> Result<Program, Er
     let syscalls = seccomp.syscalls().as_deref().unwrap_or(&[]);
     for (si, sc) in syscalls.iter().enumerate() {
         let field = format!("linux.seccomp.syscalls[{si}]");
-        let action = action_value(sc.action(), sc.errno_ret(), &format!("{field}.errnoRet"), &mut notes)?;
+        let action = action_value(
+            sc.action(),
+            sc.errno_ret(),
+            &format!("{field}.errnoRet"),
+            &mut notes,
+        )?;
         let mut conds = Vec::new();
         for (ai, arg) in sc.args().as_deref().unwrap_or(&[]).iter().enumerate() {
             let afield = format!("{field}.args[{ai}]");
@@ -324,45 +462,46 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Native) -> Result<Program, Er
         }
         let redundant = action == default;
         if redundant {
-            notes.push(format!("{field}: action equals the default action; rule dropped"));
+            notes.push(format!(
+                "{field}: action equals the default action; rule dropped"
+            ));
         } else if !actions_used.contains(&action) {
             actions_used.push(action);
         }
         for (ni, name) in sc.names().iter().enumerate() {
             let mut known = false;
+            let row = crate::arch::lookup(name);
             for (abi, map, max) in per_abi.iter_mut() {
-                let Some(nr) = abi.syscall_nr(name) else { continue };
-                known = true;
-                *max = Some(max.map_or(nr, |m: u32| m.max(nr)));
+                let direct = row.and_then(|r| abi.nr_in(r));
+                let mux = if *abi == Abi::X86 {
+                    i386_multiplexed(name)
+                } else {
+                    None
+                };
+                for nr in direct.iter().chain(mux.as_ref().map(|(nr, _)| nr)) {
+                    known = true;
+                    *max = Some(max.map_or(*nr, |m: u32| m.max(*nr)));
+                }
                 if redundant {
                     continue;
                 }
-                let mut rule = Rule { conds: conds.clone(), action };
-                let mut never = false;
-                if !abi.args_are_64bit() {
-                    rule.conds.retain_mut(|c| match narrow_cond(c) {
-                        None => true,
-                        Some(true) => false,
-                        Some(false) => {
-                            never = true;
-                            false
-                        }
-                    });
+                if let Some(nr) = direct {
+                    add_rule(map, *abi, nr, conds.clone(), action);
                 }
-                if never {
-                    continue; // cannot match on this ABI
-                }
-                let entry = map.entry(nr).or_default();
-                if rule.conds.is_empty() {
-                    if entry.unconditional.is_none() {
-                        entry.unconditional = Some(action);
+                if let Some((mux_nr, selector)) = mux {
+                    // The multiplexed call's arguments are in memory, out of the filter's
+                    // reach: an unconditional rule maps exactly; a conditional one applies to
+                    // the whole sub-call only when it is more restrictive than the default
+                    // (libseccomp drops the conditions either way, which widens ALLOW rules).
+                    if conds.is_empty() || more_restrictive(action, default) {
+                        add_rule(map, *abi, mux_nr, vec![selector], action);
                     }
-                } else {
-                    entry.rules.push(rule);
                 }
             }
             if !known {
-                notes.push(format!("{field}.names[{ni}]: unknown syscall {name:?} ignored"));
+                notes.push(format!(
+                    "{field}.names[{ni}]: unknown syscall {name:?} ignored"
+                ));
             }
         }
     }
@@ -378,7 +517,10 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Native) -> Result<Program, Er
                 ))
             }
             Some(p) if !p.is_absolute() => {
-                return Err(invalid("linux.seccomp.listenerPath".into(), format!("{:?} is not an absolute path", p)))
+                return Err(invalid(
+                    "linux.seccomp.listenerPath".into(),
+                    format!("{:?} is not an absolute path", p),
+                ))
             }
             Some(_) => {}
         }
@@ -421,7 +563,11 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Native) -> Result<Program, Er
                 }
             }
             syscalls.retain(|_, r| r.unconditional.is_some() || !r.rules.is_empty());
-            Section { abi, syscalls, enosys_above: if stub { max } else { None } }
+            Section {
+                abi,
+                syscalls,
+                enosys_above: if stub { max } else { None },
+            }
         })
         .collect();
     if stub && sections.iter().any(|s| s.enosys_above.is_some()) {
@@ -435,7 +581,11 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Native) -> Result<Program, Er
         flags,
         actions_used,
         listener_path: if uses_notify { listener_path } else { None },
-        listener_metadata: if uses_notify { seccomp.listener_metadata().clone() } else { None },
+        listener_metadata: if uses_notify {
+            seccomp.listener_metadata().clone()
+        } else {
+            None
+        },
         notes,
     })
 }

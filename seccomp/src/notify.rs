@@ -28,7 +28,12 @@ fn sys(op: impl Into<String>, err: io::Error) -> Error {
 /// Build the container process state the spec sends to the agent: `ociVersion`, `fds`
 /// (`["seccompFd"]`, matching the single fd sent), `pid`, `metadata` (listenerMetadata, omitted
 /// when absent) and `state` (the container's state, as `oxirun state` prints it).
-pub fn process_state_json(oci_version: &str, pid: i32, metadata: Option<&str>, state: &serde_json::Value) -> Vec<u8> {
+pub fn process_state_json(
+    oci_version: &str,
+    pid: i32,
+    metadata: Option<&str>,
+    state: &serde_json::Value,
+) -> Vec<u8> {
     let mut obj = serde_json::Map::new();
     obj.insert("ociVersion".into(), oci_version.into());
     obj.insert("fds".into(), serde_json::json!(["seccompFd"]));
@@ -44,20 +49,41 @@ pub fn process_state_json(oci_version: &str, pid: i32, metadata: Option<&str>, s
 /// (SCM_RIGHTS, in order). Does not close `fds`; the caller closes its copies afterwards.
 pub fn send_to_agent(listener_path: &Path, state_json: &[u8], fds: &[RawFd]) -> Result<(), Error> {
     if fds.len() > MAX_FDS {
-        return Err(Error::Invalid { field: "fds".into(), reason: format!("{} fds, at most {MAX_FDS}", fds.len()) });
+        return Err(Error::Invalid {
+            field: "fds".into(),
+            reason: format!("{} fds, at most {MAX_FDS}", fds.len()),
+        });
     }
     if state_json.is_empty() {
-        return Err(Error::Invalid { field: "state_json".into(), reason: "empty".into() });
+        return Err(Error::Invalid {
+            field: "state_json".into(),
+            reason: "empty".into(),
+        });
     }
-    let stream = UnixStream::connect(listener_path)
-        .map_err(|e| sys(format!("connecting to the seccomp agent at {}", listener_path.display()), e))?;
-    let sent = sendmsg_fds(stream.as_raw_fd(), state_json, fds)
-        .map_err(|e| sys(format!("sending the listener fd to {}", listener_path.display()), e))?;
+    let stream = UnixStream::connect(listener_path).map_err(|e| {
+        sys(
+            format!(
+                "connecting to the seccomp agent at {}",
+                listener_path.display()
+            ),
+            e,
+        )
+    })?;
+    let sent = sendmsg_fds(stream.as_raw_fd(), state_json, fds).map_err(|e| {
+        sys(
+            format!("sending the listener fd to {}", listener_path.display()),
+            e,
+        )
+    })?;
     // A stream may take the payload in parts; the fds went with the first part.
     let mut rest = &state_json[sent..];
     while !rest.is_empty() {
-        let n = std::io::Write::write(&mut &stream, rest)
-            .map_err(|e| sys(format!("sending the container state to {}", listener_path.display()), e))?;
+        let n = std::io::Write::write(&mut &stream, rest).map_err(|e| {
+            sys(
+                format!("sending the container state to {}", listener_path.display()),
+                e,
+            )
+        })?;
         rest = &rest[n..];
     }
     Ok(())
@@ -69,7 +95,10 @@ fn sendmsg_fds(sock: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<usize> {
     // SAFETY: CMSG_SPACE is a pure computation on its argument.
     let space = unsafe { libc::CMSG_SPACE(fd_bytes) } as usize;
     let mut cbuf = vec![0u64; space.div_ceil(8)]; // u64 for cmsghdr alignment
-    let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
     // SAFETY: msghdr is plain data; all-zero is a valid empty header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
@@ -85,7 +114,11 @@ fn sendmsg_fds(sock: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<usize> {
             (*cmsg).cmsg_level = libc::SOL_SOCKET;
             (*cmsg).cmsg_type = libc::SCM_RIGHTS;
             (*cmsg).cmsg_len = libc::CMSG_LEN(fd_bytes) as _;
-            std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg).cast::<RawFd>(), fds.len());
+            std::ptr::copy_nonoverlapping(
+                fds.as_ptr(),
+                libc::CMSG_DATA(cmsg).cast::<RawFd>(),
+                fds.len(),
+            );
         }
     }
     loop {
@@ -107,9 +140,13 @@ fn sendmsg_fds(sock: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<usize> {
 pub fn recv_from_runtime(stream: &mut UnixStream) -> Result<(Vec<u8>, Vec<OwnedFd>), Error> {
     let mut data = vec![0u8; 64 * 1024];
     // SAFETY: CMSG_SPACE is a pure computation on its argument.
-    let space = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
+    let space =
+        unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
     let mut cbuf = vec![0u64; space.div_ceil(8)];
-    let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
     // SAFETY: msghdr is plain data; all-zero is a valid empty header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
@@ -145,9 +182,14 @@ pub fn recv_from_runtime(stream: &mut UnixStream) -> Result<(Vec<u8>, Vec<OwnedF
         }
     }
     if msg.msg_flags & libc::MSG_CTRUNC != 0 {
-        return Err(sys("receiving from the runtime", io::Error::other("control data truncated (too many fds)")));
+        return Err(sys(
+            "receiving from the runtime",
+            io::Error::other("control data truncated (too many fds)"),
+        ));
     }
     data.truncate(n);
-    stream.read_to_end(&mut data).map_err(|e| sys("reading the container state", e))?;
+    stream
+        .read_to_end(&mut data)
+        .map_err(|e| sys("reading the container state", e))?;
     Ok((data, fds))
 }

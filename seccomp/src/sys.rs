@@ -20,7 +20,11 @@ struct SockFprog {
     filter: *const seccompiler::sock_filter,
 }
 
-fn seccomp(op: libc::c_uint, flags: libc::c_uint, args: *const libc::c_void) -> io::Result<libc::c_long> {
+fn seccomp(
+    op: libc::c_uint,
+    flags: libc::c_uint,
+    args: *const libc::c_void,
+) -> io::Result<libc::c_long> {
     // SAFETY: seccomp(2) reads `args` according to `op`; every caller passes either null (a
     // probe: the kernel returns EFAULT without touching memory) or a pointer to a live,
     // correctly laid out object (`SockFprog` whose filter points at `len` instructions, or a
@@ -52,7 +56,10 @@ const FLAG_NAMES: &[(&str, u32)] = &[
     ("SECCOMP_FILTER_FLAG_TSYNC", flag::TSYNC),
     ("SECCOMP_FILTER_FLAG_LOG", flag::LOG),
     ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", flag::SPEC_ALLOW),
-    ("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", flag::WAIT_KILLABLE_RECV),
+    (
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+        flag::WAIT_KILLABLE_RECV,
+    ),
 ];
 
 fn flag_probe_set(f: u32) -> u32 {
@@ -75,7 +82,11 @@ impl Program {
             len: self.insns.len() as libc::c_ushort,
             filter: self.insns.as_ptr(),
         };
-        match seccomp(SECCOMP_SET_MODE_FILTER, self.flags, (&prog as *const SockFprog).cast()) {
+        match seccomp(
+            SECCOMP_SET_MODE_FILTER,
+            self.flags,
+            (&prog as *const SockFprog).cast(),
+        ) {
             Ok(fd) if self.has_listener() => {
                 // SAFETY: with NEW_LISTENER the kernel returns a new fd that nobody else owns.
                 Ok(Some(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) }))
@@ -91,7 +102,9 @@ impl Program {
             Some(libc::EINVAL) => {
                 for (name, f) in FLAG_NAMES {
                     if self.flags & f != 0 && !flags_supported(flag_probe_set(*f)) {
-                        return Error::Unsupported(format!("the kernel does not support the flag {name}"));
+                        return Error::Unsupported(format!(
+                            "the kernel does not support the flag {name}"
+                        ));
                     }
                 }
                 if self.has_listener() && !flags_supported(flag::NEW_LISTENER) {
@@ -101,17 +114,29 @@ impl Program {
                 }
                 for a in &self.actions_used {
                     if !action_available(*a) {
-                        return Error::Unsupported(format!("the kernel does not support the action {:#x}", a & ret::ACTION_FULL));
+                        return Error::Unsupported(format!(
+                            "the kernel does not support the action {:#x}",
+                            a & ret::ACTION_FULL
+                        ));
                     }
                 }
-                Error::Sys { op: "loading the filter".into(), err }
+                Error::Sys {
+                    op: "loading the filter".into(),
+                    err,
+                }
             }
             Some(libc::EACCES) => Error::Sys {
                 op: "loading the filter needs CAP_SYS_ADMIN or no_new_privs".into(),
                 err,
             },
-            Some(libc::ESRCH) => Error::Sys { op: "synchronizing the filter to all threads (TSYNC)".into(), err },
-            _ => Error::Sys { op: "loading the filter".into(), err },
+            Some(libc::ESRCH) => Error::Sys {
+                op: "synchronizing the filter to all threads (TSYNC)".into(),
+                err,
+            },
+            _ => Error::Sys {
+                op: "loading the filter".into(),
+                err,
+            },
         }
     }
 }
@@ -139,7 +164,11 @@ pub fn features() -> Features {
     let enabled = crate::arch::Native::host().is_some()
         && matches!(seccomp(SECCOMP_SET_MODE_FILTER, 0, std::ptr::null()), Err(e) if e.raw_os_error() == Some(libc::EFAULT) || e.raw_os_error() == Some(libc::EACCES));
     let supported_flags = if enabled {
-        FLAG_NAMES.iter().filter(|(_, f)| flags_supported(flag_probe_set(*f))).map(|(n, _)| *n).collect()
+        FLAG_NAMES
+            .iter()
+            .filter(|(_, f)| flags_supported(flag_probe_set(*f)))
+            .map(|(n, _)| *n)
+            .collect()
     } else {
         Vec::new()
     };
@@ -165,7 +194,12 @@ pub fn features() -> Features {
             "SCMP_CMP_MASKED_EQ",
             "SCMP_CMP_NE",
         ],
-        archs: &["SCMP_ARCH_AARCH64", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
+        archs: &[
+            "SCMP_ARCH_AARCH64",
+            "SCMP_ARCH_X32",
+            "SCMP_ARCH_X86",
+            "SCMP_ARCH_X86_64",
+        ],
         known_flags: &[
             "SECCOMP_FILTER_FLAG_LOG",
             "SECCOMP_FILTER_FLAG_SPEC_ALLOW",

@@ -31,6 +31,8 @@ pub mod timens;
 
 #[cfg(test)]
 mod e2e;
+#[cfg(test)]
+mod e2e_net;
 
 use anyhow::Result;
 use oci_spec::runtime::{Process, Spec};

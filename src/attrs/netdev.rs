@@ -1,7 +1,9 @@
 //! `linux.netDevices`: move host network interfaces into the container's network namespace,
-//! renaming them on the way (one RTM_NEWLINK carrying IFLA_NET_NS_FD and IFLA_IFNAME, so
-//! the move and the rename are atomic), then restore their permanent global addresses and
-//! set them up, as the runtime-spec asks.
+//! renaming them on the way (one RTM_NEWLINK carrying IFLA_NET_NS_FD and IFLA_IFNAME), then
+//! restore their permanent global addresses and set them up, as the runtime-spec asks.
+//!
+//! The kernel applies IFLA_IFNAME after the move, so a name already taken inside is checked
+//! for before moving (runtime-spec: "MUST generate an error").
 //!
 //! Runs in the parent right after clone. The target is the namespace the container will
 //! use: `/proc/<init>/ns/net` for a new one (created by the clone itself), or the configured
@@ -239,6 +241,11 @@ fn move_one(
     let index =
         link_index(host, name)?.ok_or_else(|| anyhow!("no such network interface on the host"))?;
     let addrs = permanent_addrs(host, index).context("list addresses")?;
+    // The kernel moves first and renames after: a taken name would fail only once the
+    // device is already inside. Check before moving.
+    if !new.contains("%d") && link_index(inside, new)?.is_some() {
+        bail!("{new:?} already exists in the container's network namespace");
+    }
 
     let mut m = Msg::new(nl::RTM_NEWLINK, nl::ack(0), &nl::ifinfomsg(index, 0, 0));
     m.attr(

@@ -18,9 +18,20 @@ use super::{stats, Cgroup};
 /// How often the OOM counter and the container's liveness are checked.
 pub const TICK: Duration = Duration::from_millis(100);
 
+/// One event line, keys in runc's order: `{"type":..,"id":..[,"data":..]}`.
+pub fn event_line(kind: &str, id: &str, data: Option<&serde_json::Value>) -> String {
+    let mut s = format!(r#"{{"type":{},"id":{}"#, json!(kind), json!(id));
+    if let Some(d) = data {
+        s.push_str(r#","data":"#);
+        s.push_str(&d.to_string());
+    }
+    s.push('}');
+    s
+}
+
 /// `{"type":"stats","id":..,"data":{..}}`.
-pub fn stats_event(id: &str, cg: &Cgroup) -> serde_json::Value {
-    json!({"type": "stats", "id": id, "data": stats::stats(cg)})
+pub fn stats_event(id: &str, cg: &Cgroup) -> String {
+    event_line("stats", id, Some(&stats::stats(cg)))
 }
 
 /// Run the loop; `running()` says whether the container is still up.
@@ -34,7 +45,7 @@ pub fn watch(
     let interval = interval.max(Duration::from_millis(10));
     let mut last_oom = stats::oom_count(cg).unwrap_or(0);
     let mut next_stats = Instant::now() + interval;
-    let emit = |out: &mut dyn Write, v: serde_json::Value| -> Result<()> {
+    let emit = |out: &mut dyn Write, v: String| -> Result<()> {
         writeln!(out, "{v}")
             .and_then(|_| out.flush())
             .map_err(|e| anyhow!("write event: {e}"))
@@ -43,7 +54,7 @@ pub fn watch(
         let alive = running() && cg.dirs.iter().any(|(_, d)| d.exists());
         if let Some(n) = stats::oom_count(cg) {
             if n > last_oom {
-                emit(out, json!({"type": "oom", "id": id}))?;
+                emit(out, event_line("oom", id, None))?;
             }
             last_oom = last_oom.max(n);
         }
@@ -119,6 +130,15 @@ mod tests {
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn event_lines_keep_runcs_key_order() {
+        assert_eq!(event_line("oom", "c1", None), r#"{"type":"oom","id":"c1"}"#);
+        assert_eq!(
+            event_line("stats", "c\"1", Some(&json!({"pids": {}}))),
+            r#"{"type":"stats","id":"c\"1","data":{"pids":{}}}"#
+        );
     }
 
     #[test]

@@ -43,7 +43,6 @@ use serde::{Deserialize, Serialize};
 
 pub use mountinfo::{Layout, Mode};
 pub use resources::convert;
-pub use resources::devices::DEFAULT_ALLOWED as DEFAULT_ALLOWED_DEVICES;
 
 /// One hierarchy of a container's cgroup as the host mounts it (see [`Cgroup::mounts`]).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -34,6 +34,8 @@ mod hugetlb;
 mod memory;
 mod misc;
 mod pids;
+#[cfg(test)]
+mod validate_tests;
 
 use std::path::{Path, PathBuf};
 

@@ -59,7 +59,7 @@ pub fn live_set(new: &LinuxResources, merged: &LinuxResources) -> LinuxResources
         }
         live.set_cpu(Some(c));
     }
-    if let (Some(mem), Some(m)) = (live.memory().clone(), merged.memory().as_ref()) {
+    if let (Some(mem), Some(m)) = (*live.memory(), merged.memory().as_ref()) {
         let mut mem = mem;
         if mem.swap().is_some() && mem.limit().is_none() {
             mem.set_limit(m.limit());

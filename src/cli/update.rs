@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use anyhow::{anyhow, Context, Result};
-use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
+use oci_spec::runtime::{LinuxMemory, LinuxPids, LinuxResources};
 
 use super::Globals;
 
@@ -111,7 +111,7 @@ fn read_resources(src: &str) -> Result<LinuxResources> {
 
 /// The LinuxResources the flags describe, on top of `r`.
 pub fn apply_flags(a: &Args, mut r: LinuxResources) -> Result<LinuxResources> {
-    let mut mem = r.memory().clone().unwrap_or_else(LinuxMemory::default);
+    let mut mem = (*r.memory()).unwrap_or_default();
     let mut mem_set = r.memory().is_some();
     for (flag, v, set) in [
         (
@@ -140,7 +140,7 @@ pub fn apply_flags(a: &Args, mut r: LinuxResources) -> Result<LinuxResources> {
     if mem_set {
         r.set_memory(Some(mem));
     }
-    let mut cpu = r.cpu().clone().unwrap_or_else(LinuxCpu::default);
+    let mut cpu = r.cpu().clone().unwrap_or_default();
     let mut cpu_set = r.cpu().is_some();
     let mut touch = |b: bool| cpu_set |= b;
     touch(a.cpu_period.is_some());
@@ -190,7 +190,7 @@ pub fn apply_flags(a: &Args, mut r: LinuxResources) -> Result<LinuxResources> {
         r.set_pids(Some(p));
     }
     if let Some(w) = a.blkio_weight {
-        let mut b = r.block_io().clone().unwrap_or_else(LinuxBlockIo::default);
+        let mut b = r.block_io().clone().unwrap_or_default();
         b.set_weight(Some(w));
         r.set_block_io(Some(b));
     }

@@ -28,6 +28,9 @@ pub struct ExecConfig<'a> {
     /// The client's console socket for a detached `exec -t` (otherwise the master comes back
     /// to us).
     pub console_socket: Option<&'a OwnedFd>,
+    /// The container is frozen (`exec --ignore-paused`): the process joins the cgroup only
+    /// after execve, or it would freeze before it could report back.
+    pub paused: bool,
 }
 
 /// Start the process; returns its host pid once it has exec'd, and the pty master when the
@@ -82,7 +85,9 @@ fn drive(
     console: &mut Option<OwnedFd>,
     sync_fd: &OwnedFd,
 ) -> Result<i32> {
-    cfg.state.cgroup.add_pid(child)?;
+    if !cfg.paused {
+        cfg.state.cgroup.add_pid(child)?;
+    }
     sync::send_msg(sync_fd, &Msg::Go)?;
     let mut ready = false;
     loop {
@@ -101,7 +106,12 @@ fn drive(
             Some(Msg::Error(e)) => bail!("{e}"),
             Some(_) => bail!("sync: unexpected message from the exec process"),
             // EOF after Ready: execve succeeded and closed the socket.
-            None if ready => return Ok(*exec_pid),
+            None if ready => {
+                if cfg.paused {
+                    cfg.state.cgroup.add_pid(*exec_pid)?;
+                }
+                return Ok(*exec_pid);
+            }
             None => bail!("exec process exited during setup"),
         }
     }

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use anyhow::{anyhow, Context, Result};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::fds;
 use super::sync::{self, Msg};
@@ -171,8 +171,8 @@ fn enter_namespaces(spec: &Spec, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<()>
         let file = namespaces::open_checked(&ns, path)?;
         namespaces::join(&ns, &file)?;
     }
-    if plan.new_user {
-        crate::userns::become_root(spec)?;
+    if plan.new_user || plan.join.iter().any(|(t, _)| *t == LinuxNamespaceType::User) {
+        crate::userns::become_root()?;
     }
     if !plan.after_join.is_empty() {
         nix::sched::unshare(plan.after_join)

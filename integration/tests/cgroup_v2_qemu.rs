@@ -1,0 +1,512 @@
+//! Pure cgroup v2, checked in a QEMU guest: Debian's `linux-image-amd64` kernel booted by
+//! `qemu-system-x86_64` (TCG, `-m 512 -smp 1`) with an initramfs this test builds from a
+//! STATIC release oxirun, busybox, one config.json per scenario and a test script. The guest
+//! runs the real binary through each scenario, prints TAP-like lines on the serial console and
+//! powers off; this test parses the console and asserts every scenario passed.
+//!
+//! Scenarios: resources read back from the v2 files (memory, swap, cpu weight/max, pids,
+//! cpuset, hugetlb incl. rsvd, `unified`, io weight), a memory hog OOM-killed and reported by
+//! `events`, a fork bomb stopped at pids.max, pause/resume through cgroup.freeze, `update` of
+//! live limits (flags and `--resources -`), `ps` listing exactly cgroup.procs,
+//! `events --stats`, delete removing the cgroup, the device BPF program denying a device (a
+//! write to /dev/kmsg; reads are refused by dmesg_restrict anyway), and v2-only refusals (`realtimeRuntime`).
+//!
+//! Needs: qemu-system-x86 (`qemu-system-x86_64`), linux-image-amd64 (`/boot/vmlinuz-*`),
+//! busybox-static (`/bin/busybox`), cpio, gzip. Skipped (with the reason printed) only when no
+//! kernel image is installed. The static build goes to `target/qemu-static` so the normal
+//! build stays fast.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use oxirun_integration::util::{workspace_dir, TestDir};
+use oxirun_integration::{json, oxirun_bin, Value};
+
+const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
+const MB: i64 = 1 << 20;
+
+/// Every scenario line the guest must report as `ok`.
+const EXPECTED: &[&str] = &[
+    "pure v2 host",
+    "resources: create",
+    "resources: memory.max",
+    "resources: memory.low",
+    "resources: memory.swap.max",
+    "resources: memory.high (unified)",
+    "resources: cpu.weight from shares",
+    "resources: cpu.max",
+    "resources: cpu.max.burst",
+    "resources: pids.max",
+    "resources: cpuset.cpus",
+    "resources: hugetlb.2MB.max",
+    "io: weight",
+    "oom: events reports oom",
+    "oom: memory.events oom_kill",
+    "oom: hog killed",
+    "oom: events exits when the container stops",
+    "pids: fork bomb stopped at pids.max",
+    "pids: pids.events max",
+    "freeze: cgroup.freeze set",
+    "freeze: cgroup.events frozen",
+    "freeze: state paused",
+    "freeze: thawed",
+    "freeze: state running",
+    "ps: lists exactly cgroup.procs",
+    "update: memory.max",
+    "update: pids.max",
+    "update: cpu.max keeps the period",
+    "update: --resources - memory.max",
+    "update: saved in state",
+    "update: below usage refused with checkBeforeUpdate",
+    "stats: events --stats",
+    "delete: cgroup removed",
+    "devices: default devices usable",
+    "devices: kmsg denied by the BPF program",
+    "devices: kmsg allowed by an explicit rule",
+    "refused: realtimeRuntime on v2",
+    "refused: unified key of a missing controller",
+];
+
+fn kernel_image() -> Option<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir("/boot")
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("vmlinuz-"))
+        })
+        .collect();
+    v.sort();
+    v.pop()
+}
+
+fn run(cmd: &mut Command, what: &str) {
+    let st = cmd.status().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(st.success(), "{what}: {st}");
+}
+
+/// The static release binary, built into its own target dir.
+fn static_oxirun() -> PathBuf {
+    let ws = workspace_dir();
+    let target = ws.join("target/qemu-static");
+    let started = Instant::now();
+    run(
+        Command::new(env!("CARGO"))
+            .current_dir(&ws)
+            .env("RUSTFLAGS", "-C target-feature=+crt-static")
+            .env("CARGO_TARGET_DIR", &target)
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--target",
+                "x86_64-unknown-linux-gnu",
+                "--bin",
+                "oxirun",
+            ]),
+        "static release build of oxirun",
+    );
+    eprintln!("static oxirun built in {:?}", started.elapsed());
+    target.join("x86_64-unknown-linux-gnu/release/oxirun")
+}
+
+/// A config.json for the guest: `oxirun spec` plus the scenario's settings.
+fn config(
+    base: &Value,
+    name: &str,
+    script: &str,
+    resources: Value,
+    devices: Option<Value>,
+) -> Value {
+    let mut c = base.clone();
+    c["process"]["terminal"] = json!(false);
+    c["process"]["args"] = json!(["sh", "-c", script]);
+    c["root"]["readonly"] = json!(false);
+    c["linux"]["cgroupsPath"] = json!(format!("/oxirun-it/{name}"));
+    let mut res = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    if let (Value::Object(r), Value::Object(extra)) = (&mut res, resources) {
+        r.extend(extra);
+    }
+    c["linux"]["resources"] = res;
+    if let Some(d) = devices {
+        c["linux"]["devices"] = d;
+    }
+    c
+}
+
+const INIT: &str = r#"#!/bin/busybox sh
+/bin/busybox mkdir -p /proc
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /sys /dev /newroot
+mount -t tmpfs -o size=320m tmpfs /newroot
+cp -a /bin /cfg /rootfs /init2 /newroot/
+mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/tmp /newroot/run /newroot/b
+umount /proc
+# pivot_root cannot leave the initramfs: continue from a tmpfs root.
+exec switch_root /newroot /init2
+"#;
+
+/// The guest's test script (PID 1 after switch_root). `@WEIGHT@` = expected cpu.weight.
+const SCRIPT: &str = r#"#!/bin/sh
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+echo "GUEST-START $(uname -r)"
+n=0; fails=0
+ok() { n=$((n+1)); echo "ok $n - $1"; }
+notok() { n=$((n+1)); fails=$((fails+1)); echo "not ok $n - $1 # $2"; }
+check() { if [ "$2" = "$3" ]; then ok "$1"; else notok "$1" "want [$2] got [$3]"; fi; }
+yes_if() { if eval "$2"; then ok "$1"; else notok "$1" "$3"; fi; }
+wait_for() { i=0; while [ $i -lt 150 ]; do eval "$1" && return 0; sleep 0.2; i=$((i+1)); done; return 1; }
+state_of() { sed 's/.*) \(.\).*/\1/' /proc/$1/stat 2>/dev/null; }
+gone() { s=$(state_of $1); [ -z "$s" ] || [ "$s" = Z ]; }
+O="oxirun --root /run/oxirun"
+CG=/sys/fs/cgroup/oxirun-it
+bundle() { mkdir -p /b/$1; cp /cfg/$1.json /b/$1/config.json; cp -a /rootfs /b/$1/rootfs; }
+create() { bundle $1; $O create --bundle /b/$1 $1 </dev/null >/tmp/$1.out 2>/tmp/$1.err; }
+procs_json() { echo "[$(sort -n $1/cgroup.procs | tr '\n' ',' | sed 's/,$//')]"; }
+
+yes_if "pure v2 host" '[ -e /sys/fs/cgroup/cgroup.subtree_control ] && ! grep -q " cgroup " /proc/mounts' "$(cat /proc/mounts)"
+
+# --- resources read back
+if create res && $O start res; then
+  ok "resources: create"
+  d=$CG/res
+  check "resources: memory.max" 33554432 "$(cat $d/memory.max)"
+  check "resources: memory.low" 16777216 "$(cat $d/memory.low)"
+  check "resources: memory.swap.max" 16777216 "$(cat $d/memory.swap.max)"
+  check "resources: memory.high (unified)" 41943040 "$(cat $d/memory.high)"
+  check "resources: cpu.weight from shares" @WEIGHT@ "$(cat $d/cpu.weight)"
+  check "resources: cpu.max" "50000 100000" "$(cat $d/cpu.max)"
+  check "resources: cpu.max.burst" 10000 "$(cat $d/cpu.max.burst 2>/dev/null || echo no-burst-file)"
+  check "resources: pids.max" 42 "$(cat $d/pids.max)"
+  check "resources: cpuset.cpus" 0 "$(cat $d/cpuset.cpus)"
+  check "resources: hugetlb.2MB.max" 4194304 "$(cat $d/hugetlb.2MB.max)"
+  if [ -e $d/hugetlb.2MB.rsvd.max ]; then
+    check "resources: hugetlb.2MB.rsvd.max" 4194304 "$(cat $d/hugetlb.2MB.rsvd.max)"
+  fi
+else
+  notok "resources: create" "$(cat /tmp/res.err)"
+fi
+
+# --- io weight (needs io.weight (iocost) or io.bfq.weight in the kernel)
+if create io && $O start io; then
+  d=$CG/io
+  if [ -e $d/io.bfq.weight ]; then
+    check "io: weight" "default 500" "$(head -n1 $d/io.bfq.weight)"
+  else
+    check "io: weight" "default 4950" "$(head -n1 $d/io.weight)"
+  fi
+  $O kill io KILL; sleep 0.5; $O delete --force io
+elif grep -q "io.weight\|io.bfq" /tmp/io.err && [ ! -e $CG/io.weight ] ; then
+  ok "io: weight # SKIP kernel has neither io.weight nor io.bfq.weight: $(cat /tmp/io.err)"
+else
+  notok "io: weight" "$(cat /tmp/io.err)"
+fi
+
+# --- OOM
+if create oom; then
+  $O events --interval 1s oom >/tmp/ev.oom 2>/tmp/ev.err &
+  EV=$!
+  $O start oom
+  yes_if "oom: events reports oom" 'wait_for "grep -q \"^{.type.:.oom.,.id.:.oom.}\$\" /tmp/ev.oom"' "$(cat /tmp/ev.oom /tmp/ev.err | head -c 600)"
+  k=$(sed -n 's/^oom_kill //p' $CG/oom/memory.events)
+  yes_if "oom: memory.events oom_kill" '[ "${k:-0}" -ge 1 ]' "oom_kill=$k"
+  yes_if "oom: hog killed" 'wait_for "grep -q dd=137 /tmp/oom.out"' "$(cat /tmp/oom.out)"
+  $O kill oom KILL
+  yes_if "oom: events exits when the container stops" 'wait_for "gone $EV"' "events still running"
+  $O delete oom
+else
+  notok "oom: events reports oom" "$(cat /tmp/oom.err)"
+fi
+
+# --- fork bomb
+if create fork && $O start fork; then
+  wait_for 'grep -q spawned /tmp/fork.out'
+  c=$(cat $CG/fork/pids.current)
+  yes_if "pids: fork bomb stopped at pids.max" '[ "$c" -le 10 ] && [ "$c" -ge 8 ]' "pids.current=$c out=$(cat /tmp/fork.out)"
+  m=$(sed -n 's/^max //p' $CG/fork/pids.events)
+  yes_if "pids: pids.events max" '[ "${m:-0}" -ge 1 ]' "max=$m"
+  $O kill fork KILL; sleep 0.5; $O delete --force fork
+else
+  notok "pids: fork bomb stopped at pids.max" "$(cat /tmp/fork.err)"
+fi
+
+# --- freeze, ps
+if create fr && $O start fr; then
+  wait_for '[ $(wc -l < $CG/fr/cgroup.procs) -eq 3 ]'
+  $O pause fr
+  check "freeze: cgroup.freeze set" 1 "$(cat $CG/fr/cgroup.freeze)"
+  yes_if "freeze: cgroup.events frozen" 'grep -q "^frozen 1" $CG/fr/cgroup.events' "$(cat $CG/fr/cgroup.events)"
+  yes_if "freeze: state paused" '$O state fr | grep -q "\"status\": \"paused\""' "$($O state fr)"
+  $O resume fr
+  yes_if "freeze: thawed" 'grep -q "^frozen 0" $CG/fr/cgroup.events' "$(cat $CG/fr/cgroup.events)"
+  yes_if "freeze: state running" '$O state fr | grep -q "\"status\": \"running\""' "$($O state fr)"
+  check "ps: lists exactly cgroup.procs" "$(procs_json $CG/fr)" "$($O ps --format json fr)"
+  $O kill fr KILL; sleep 0.5; $O delete --force fr
+else
+  notok "freeze: cgroup.freeze set" "$(cat /tmp/fr.err)"
+fi
+
+# --- update, stats, delete (on the resources container)
+if [ -d $CG/res ]; then
+  $O update --memory 64m --pids-limit 20 --cpu-quota 20000 res 2>/tmp/upd.err
+  check "update: memory.max" 67108864 "$(cat $CG/res/memory.max)"
+  check "update: pids.max" 20 "$(cat $CG/res/pids.max)"
+  check "update: cpu.max keeps the period" "20000 100000" "$(cat $CG/res/cpu.max)"
+  echo '{"memory":{"limit":50331648,"swap":67108864}}' | $O update --resources - res 2>>/tmp/upd.err
+  check "update: --resources - memory.max" 50331648 "$(cat $CG/res/memory.max)"
+  yes_if "update: saved in state" 'grep -q "\"limit\":50331648" /run/oxirun/res/state.json' "$(cat /tmp/upd.err)"
+  echo '{"memory":{"limit":4096,"checkBeforeUpdate":true}}' | $O update --resources - res 2>/tmp/upd2.err
+  yes_if "update: below usage refused with checkBeforeUpdate" 'grep -q "memory.limit" /tmp/upd2.err && [ "$(cat $CG/res/memory.max)" = 50331648 ]' "$(cat /tmp/upd2.err) max=$(cat $CG/res/memory.max)"
+  s=$($O events --stats res)
+  yes_if "stats: events --stats" 'echo "$s" | grep -q "^{\"type\":\"stats\",\"id\":\"res\",\"data\":{" && echo "$s" | grep -q "\"pids\":{\"current\":1,\"limit\":20}" && echo "$s" | grep -q "\"limit\":50331648"' "$s"
+  $O kill res KILL; sleep 0.5; $O delete res
+  yes_if "delete: cgroup removed" '[ ! -e $CG/res ]' "still there: $(ls $CG)"
+else
+  notok "update: memory.max" "no res container"
+fi
+
+# --- devices (foreground run: output on our stdout)
+bundle dev
+out=$($O run --bundle /b/dev dev 2>&1 </dev/null)
+yes_if "devices: default devices usable" 'echo "$out" | grep -q null-ok && echo "$out" | grep -q zero-ok' "$out"
+yes_if "devices: kmsg denied by the BPF program" 'echo "$out" | grep -q kmsg-denied' "$out"
+bundle dev2
+out=$($O run --bundle /b/dev2 dev2 2>&1 </dev/null)
+yes_if "devices: kmsg allowed by an explicit rule" 'echo "$out" | grep -q kmsg-write-ok' "$out"
+
+# --- v2-only refusals
+bundle rt
+out=$($O create --bundle /b/rt rt 2>&1 </dev/null)
+yes_if "refused: realtimeRuntime on v2" 'echo "$out" | grep -q "linux.resources.cpu.realtimeRuntime" && [ ! -e $CG/rt ]' "$out"
+bundle badu
+out=$($O create --bundle /b/badu badu 2>&1 </dev/null)
+yes_if "refused: unified key of a missing controller" 'echo "$out" | grep -q "linux.resources.unified\[nosuch.max\]" && [ ! -e $CG/badu ]' "$out"
+
+echo "1..$n"
+echo "GUEST-DONE fails=$fails"
+sync
+poweroff -f
+"#;
+
+fn write_exec(path: &Path, text: &str) {
+    fs::write(path, text).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Build the initramfs tree and pack it (`cpio -H newc | gzip`).
+fn initramfs(dir: &TestDir, oxirun: &Path, base: &Value) -> PathBuf {
+    let root = dir.join("initrd");
+    for d in [
+        "bin",
+        "cfg",
+        "rootfs/bin",
+        "rootfs/proc",
+        "rootfs/dev",
+        "rootfs/sys",
+        "rootfs/tmp",
+    ] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    fs::copy("/bin/busybox", root.join("bin/busybox")).expect("/bin/busybox (busybox-static)");
+    fs::copy("/bin/busybox", root.join("rootfs/bin/busybox")).unwrap();
+    for applet in ["sh", "sleep", "dd", "head", "echo", "cat"] {
+        std::os::unix::fs::symlink("busybox", root.join("rootfs/bin").join(applet)).unwrap();
+    }
+    fs::copy(oxirun, root.join("bin/oxirun")).unwrap();
+    write_exec(&root.join("init"), INIT);
+    // runc's shares -> weight mapping (oxirun's convert::shares_to_weight) for 512 shares.
+    let weight = 59;
+    write_exec(
+        &root.join("init2"),
+        &SCRIPT.replace("@WEIGHT@", &weight.to_string()),
+    );
+
+    let kmsg =
+        json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 438}]);
+    let cfgs = [
+        config(
+            base,
+            "res",
+            "exec sleep 1000",
+            json!({
+                "memory": {"limit": 32 * MB, "reservation": 16 * MB, "swap": 48 * MB},
+                "cpu": {"shares": 512, "quota": 50000, "period": 100000, "burst": 10000, "cpus": "0", "mems": "0"},
+                "pids": {"limit": 42},
+                "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
+                "unified": {"memory.high": "41943040"}
+            }),
+            None,
+        ),
+        config(base, "io", "exec sleep 1000", json!({"blockIO": {"weight": 500}}), None),
+        config(
+            base,
+            "oom",
+            "sleep 2; dd if=/dev/zero of=/dev/null bs=64M count=1; echo dd=$?; exec sleep 1000",
+            json!({"memory": {"limit": 16 * MB, "swap": 16 * MB}}),
+            None,
+        ),
+        config(
+            base,
+            "fork",
+            "(i=0; while [ $i -lt 40 ]; do sleep 1000 & i=$((i+1)); done) 2>/dev/null; echo spawned; exec sleep 1000",
+            json!({"pids": {"limit": 10}}),
+            None,
+        ),
+        config(base, "fr", "sleep 1000 & sleep 1000 & exec sleep 1000", json!({}), None),
+        config(
+            base,
+            "dev",
+            "head -c1 /dev/null; echo null-ok; head -c1 /dev/zero >/dev/null && echo zero-ok; \
+             echo oxirun-test 2>/dev/null >/dev/kmsg || echo kmsg-denied",
+            json!({}),
+            Some(kmsg.clone()),
+        ),
+        {
+            let mut c = config(
+                base,
+                "dev2",
+                "echo oxirun-test >/dev/kmsg && echo kmsg-write-ok",
+                json!({}),
+                Some(kmsg),
+            );
+            c["linux"]["resources"]["devices"] = json!([
+                {"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}
+            ]);
+            c
+        },
+        config(
+            base,
+            "rt",
+            "true",
+            json!({"cpu": {"realtimeRuntime": 1000, "realtimePeriod": 100000}}),
+            None,
+        ),
+        config(base, "badu", "true", json!({"unified": {"nosuch.max": "1"}}), None),
+    ];
+    for c in &cfgs {
+        let name = c["linux"]["cgroupsPath"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap();
+        fs::write(
+            root.join("cfg").join(format!("{name}.json")),
+            serde_json::to_vec_pretty(c).unwrap(),
+        )
+        .unwrap();
+    }
+    let out = dir.join("initrd.cpio.gz");
+    run(
+        Command::new("sh").arg("-c").arg(format!(
+            "cd '{}' && find . | cpio -o -H newc --quiet | gzip -1 > '{}'",
+            root.display(),
+            out.display()
+        )),
+        "pack the initramfs",
+    );
+    out
+}
+
+#[test]
+fn cgroup_v2_scenarios_in_a_qemu_guest() {
+    let Some(kernel) = kernel_image() else {
+        eprintln!("SKIP cgroup_v2_scenarios_in_a_qemu_guest: no /boot/vmlinuz-* (install linux-image-amd64)");
+        return;
+    };
+    let dir = TestDir::new("qemu-v2");
+    let oxirun = static_oxirun();
+    // The guest's configs start from our own `spec` output.
+    let spec_dir = dir.join("spec");
+    fs::create_dir_all(&spec_dir).unwrap();
+    run(
+        Command::new(oxirun_bin())
+            .arg("spec")
+            .current_dir(&spec_dir),
+        "oxirun spec",
+    );
+    let base: Value =
+        serde_json::from_slice(&fs::read(spec_dir.join("config.json")).unwrap()).unwrap();
+    let initrd = initramfs(&dir, &oxirun, &base);
+
+    let console = dir.join("console.log");
+    let started = Instant::now();
+    let mut child = Command::new("qemu-system-x86_64")
+        .args([
+            "-accel",
+            "tcg",
+            "-m",
+            "512",
+            "-smp",
+            "1",
+            "-nographic",
+            "-no-reboot",
+        ])
+        .arg("-kernel")
+        .arg(&kernel)
+        .arg("-initrd")
+        .arg(&initrd)
+        .args(["-append", "console=ttyS0 quiet panic=-1 loglevel=3"])
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&console).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn qemu-system-x86_64 (package qemu-system-x86)");
+    let deadline = Instant::now() + BOOT_TIMEOUT;
+    let code = loop {
+        if let Some(st) = child.try_wait().expect("wait qemu") {
+            break st.code().unwrap_or(-1);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break -1000;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let text = String::from_utf8_lossy(&fs::read(&console).unwrap()).replace('\r', "");
+    assert_ne!(
+        code, -1000,
+        "guest timed out after {BOOT_TIMEOUT:?}; console:\n{text}"
+    );
+    eprintln!(
+        "guest ran {:?} (exit {code}); console:\n{text}",
+        started.elapsed()
+    );
+
+    assert!(
+        text.contains("GUEST-START"),
+        "the guest script never started"
+    );
+    let not_ok: Vec<&str> = text.lines().filter(|l| l.starts_with("not ok ")).collect();
+    assert!(
+        not_ok.is_empty(),
+        "failed scenarios:\n{}",
+        not_ok.join("\n")
+    );
+    for want in EXPECTED {
+        let found = text.lines().any(|l| {
+            l.starts_with("ok ")
+                && l.split_once(" - ").is_some_and(|(_, name)| {
+                    name == *want || name.starts_with(&format!("{want} # SKIP"))
+                })
+        });
+        assert!(found, "scenario {want:?} did not report ok");
+    }
+    assert!(
+        text.contains("GUEST-DONE fails=0"),
+        "guest did not finish cleanly"
+    );
+}
