@@ -150,7 +150,11 @@ fn validate_process(spec: &Spec) -> Result<()> {
             process.cwd().display().to_string()
         );
     }
+    let mut seen_rlimits = HashSet::new();
     for rl in process.rlimits().iter().flatten() {
+        if !seen_rlimits.insert(format!("{:?}", rl.typ())) {
+            bail!("process.rlimits: duplicate entry for {:?}", rl.typ());
+        }
         if rl.soft() > rl.hard() {
             bail!(
                 "process.rlimits: {:?} soft limit {} is above its hard limit {}",
@@ -183,11 +187,16 @@ fn validate_linux(spec: &Spec) -> Result<()> {
     if !seen.contains(&LinuxNamespaceType::Mount) {
         bail!("linux.namespaces: a mount namespace is required");
     }
-    let private_uts = namespaces
+    // A UTS namespace of the container's own (new, or joined by path as a Kubernetes pod's
+    // containers do); without one the hostname would be the host's.
+    let own_uts = namespaces
         .iter()
-        .any(|ns| ns.typ() == LinuxNamespaceType::Uts && ns.path().is_none());
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !private_uts {
-        bail!("hostname: setting the hostname requires a new UTS namespace");
+        .any(|ns| ns.typ() == LinuxNamespaceType::Uts);
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !own_uts {
+        bail!("hostname: setting the hostname requires a UTS namespace");
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !own_uts {
+        bail!("domainname: setting the domainname requires a UTS namespace");
     }
     crate::userns::validate(spec)?;
     crate::sysctl::validate(spec)?;

@@ -273,6 +273,9 @@ pub fn create(opts: &CreateOpts) -> Result<Created> {
             let _ = signal_init(&st, libc::SIGKILL);
         }
         let _ = st.cgroup.remove();
+        // runtime.md lifecycle: a failed create still ends with the poststop hooks.
+        let state = state_json(&oci_state(&st, Status::Stopped));
+        hooks::run_warn(&st.config, hooks::Kind::Poststop, &state);
         let _ = sdir.remove();
     }
     result

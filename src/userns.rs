@@ -187,7 +187,10 @@ fn zero_mapped(file: &str) -> bool {
     std::fs::read_to_string(format!("/proc/self/{file}"))
         .map(|s| {
             s.lines().any(|l| {
-                let f: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+                let f: Vec<u64> = l
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
                 f.len() == 3 && f[0] == 0 && f[2] > 0
             })
         })

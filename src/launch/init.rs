@@ -22,7 +22,7 @@ use crate::{hooks, namespaces, rootfs, sys};
 /// Never returns: either `execve`s the container process or exits.
 pub fn run(cfg: &Config, plan: &NsPlan, sync_fd: OwnedFd) -> ! {
     reset_signals();
-    let (exec, host_pid) = match setup(cfg, plan, &sync_fd) {
+    let exec = match setup(cfg, plan, &sync_fd) {
         Ok(ready) => ready,
         Err(e) => {
             let _ = sync::send_msg(&sync_fd, &Msg::Error(format!("{e:#}")));
@@ -30,7 +30,7 @@ pub fn run(cfg: &Config, plan: &NsPlan, sync_fd: OwnedFd) -> ! {
         }
     };
     drop(sync_fd);
-    gate_and_exec(cfg, exec, host_pid)
+    gate_and_exec(cfg, exec)
 }
 
 /// `run` blocks signals before cloning us, and Rust ignores SIGPIPE: neither may reach the
@@ -41,8 +41,8 @@ pub fn reset_signals() {
     let _ = sys::process::default_signal(Signal::SIGPIPE);
 }
 
-/// Everything up to `Ready`; returns what execve needs and our host pid.
-fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<(Exec, i32)> {
+/// Everything up to `Ready`; returns what execve needs.
+fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
     let mut ours = vec![sync_fd.as_raw_fd(), cfg.gate.as_raw_fd()];
     ours.extend(cfg.console_socket.map(|s| s.as_raw_fd()));
     fds::close_stray(cfg.pass_fds, &ours)?;
@@ -52,11 +52,6 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<(Exec, i32)> 
         _ => sys::process::exit_now(1),
     }
     enter_namespaces(cfg.spec, plan, sync_fd)?;
-    // The host's procfs is still mounted at /proc: /proc/self names us in the host pid ns.
-    let host_pid: i32 = std::fs::read_link("/proc/self")
-        .ok()
-        .and_then(|p| p.to_str()?.parse().ok())
-        .unwrap_or(0);
 
     let spec = cfg.spec;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -75,7 +70,8 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<(Exec, i32)> 
             Some(Msg::Go) => {}
             _ => sys::process::exit_now(1),
         }
-        let state = cfg.hook_state(host_pid, Status::Creating);
+        // Hooks in the container namespace see the pid as the container sees it.
+        let state = cfg.hook_state(nix::unistd::getpid().as_raw(), Status::Creating);
         hooks::run(spec, hooks::Kind::CreateContainer, &state)?;
     }
     rootfs::enter(prepared, cfg.no_pivot)?;
@@ -121,7 +117,7 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<(Exec, i32)> 
     }
     fds::finish(cfg.pass_fds)?;
     sync::send_msg(sync_fd, &Msg::Ready)?;
-    Ok((exec, host_pid))
+    Ok(exec)
 }
 
 /// Allocate the pty in the container's devpts, hand the master to the client (or to us), and
@@ -171,7 +167,12 @@ fn enter_namespaces(spec: &Spec, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<()>
         let file = namespaces::open_checked(&ns, path)?;
         namespaces::join(&ns, &file)?;
     }
-    if plan.new_user || plan.join.iter().any(|(t, _)| *t == LinuxNamespaceType::User) {
+    if plan.new_user
+        || plan
+            .join
+            .iter()
+            .any(|(t, _)| *t == LinuxNamespaceType::User)
+    {
         crate::userns::become_root()?;
     }
     if !plan.after_join.is_empty() {
@@ -200,7 +201,7 @@ fn enter_namespaces(spec: &Spec, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<()>
 }
 
 /// Block until `start` connects, then execve. An execve error goes back to `start`.
-fn gate_and_exec(cfg: &Config, exec: Exec, host_pid: i32) -> ! {
+fn gate_and_exec(cfg: &Config, exec: Exec) -> ! {
     let mut conn = loop {
         match cfg.gate.accept() {
             Ok((conn, _)) => break conn,
@@ -212,7 +213,7 @@ fn gate_and_exec(cfg: &Config, exec: Exec, host_pid: i32) -> ! {
     if conn.read_exact(&mut byte).is_err() {
         sys::process::exit_now(1);
     }
-    let state = cfg.hook_state(host_pid, Status::Created);
+    let state = cfg.hook_state(nix::unistd::getpid().as_raw(), Status::Created);
     if let Err(e) = hooks::run(cfg.spec, hooks::Kind::StartContainer, &state) {
         let _ = write!(conn, "{e:#}");
         sys::process::exit_now(1);

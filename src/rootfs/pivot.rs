@@ -60,17 +60,29 @@ pub fn switch_root(root: &OwnedFd, no_pivot: bool, propagation: Option<MsFlags>)
             .map_err(|e| anyhow!("move rootfs onto /: {}", io(e)))?;
         chroot(".").map_err(|e| anyhow!("chroot: {}", io(e)))?;
     } else {
-        // pivot_root(".", "."): the old root ends up stacked under the new one at "/";
-        // detach it (after making it a slave, so the unmount does not propagate to the host).
-        pivot_root(".", ".").map_err(|e| anyhow!("pivot_root: {}", io(e)))?;
-        mount(
-            None::<&str>,
-            ".",
-            None::<&str>,
-            MsFlags::MS_SLAVE | MsFlags::MS_REC,
-            None::<&str>,
+        // pivot_root(".", "."): the old root ends up stacked on top of the new one at "/";
+        // detach it after making it a slave, so the unmount does not propagate to the host.
+        // The old root is named by an fd taken before the pivot: a path "." would name the
+        // new root (our cwd), and making that rslave turns the container's shared mounts
+        // private.
+        let old_root = nix::fcntl::open(
+            "/",
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
         )
-        .map_err(|e| anyhow!("make old root rslave: {}", io(e)))?;
+        .map_err(|e| anyhow!("open old root: {}", io(e)))?;
+        pivot_root(".", ".").map_err(|e| anyhow!("pivot_root: {}", io(e)))?;
+        crate::sys::fs::mount_setattr_fd(
+            std::os::fd::AsFd::as_fd(&old_root),
+            true,
+            0,
+            0,
+            libc::MS_SLAVE as u64,
+        )
+        .map_err(|e| anyhow!("make old root rslave: {e}"))?;
+        drop(old_root);
         umount2(".", MntFlags::MNT_DETACH).map_err(|e| anyhow!("unmount old root: {}", io(e)))?;
     }
     chdir("/").map_err(|e| anyhow!("chdir /: {}", io(e)))?;
