@@ -20,6 +20,8 @@ pub struct Bundle {
     /// Absolute, canonical root filesystem path.
     pub rootfs: PathBuf,
     pub spec: Spec,
+    /// `linux.seccomp`, compiled (and so validated) before anything is created.
+    pub seccomp: Option<oxirun_seccomp::Program>,
 }
 
 /// Load `<dir>/config.json` and validate it for creating a container.
@@ -27,7 +29,25 @@ pub fn load(dir: &Path) -> Result<Bundle> {
     let dir = std::path::absolute(dir).with_context(|| format!("bundle {}", dir.display()))?;
     let spec = read_config(&dir.join("config.json"))?;
     let rootfs = validate(&spec, &dir)?;
-    Ok(Bundle { dir, rootfs, spec })
+    let seccomp = compile_seccomp(&spec)?;
+    Ok(Bundle {
+        dir,
+        rootfs,
+        spec,
+        seccomp,
+    })
+}
+
+/// Compile `linux.seccomp`; the profile's notes (unknown syscall names...) go to the debug log.
+pub fn compile_seccomp(spec: &Spec) -> Result<Option<oxirun_seccomp::Program>> {
+    let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    let program = oxirun_seccomp::compile(s).map_err(|e| anyhow!("{e}"))?;
+    for note in program.notes() {
+        crate::logging::debug(&format!("seccomp: {note}"));
+    }
+    Ok(Some(program))
 }
 
 /// Read and parse config.json, bounded in size.

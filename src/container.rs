@@ -239,6 +239,7 @@ pub fn create(opts: &CreateOpts) -> Result<Created> {
             .map(crate::tty::connect_console_socket)
             .transpose()?;
         let cfg = launch::Config {
+            seccomp: bundle.seccomp.as_ref(),
             tty,
             console_socket: console_socket.as_ref(),
             spec: &bundle.spec,
@@ -549,6 +550,7 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
         }
         _ => {}
     }
+    let seccomp = bundle::compile_seccomp(&st.config)?;
     let console_socket = opts
         .console_socket
         .as_deref()
@@ -560,6 +562,7 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
         pass_fds: listen + opts.preserve_fds,
         console_socket: console_socket.as_ref(),
         paused: status == Status::Paused,
+        seccomp: seccomp.as_ref(),
     };
     if opts.detach {
         let _ = sys::process::set_child_subreaper();

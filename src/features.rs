@@ -83,6 +83,21 @@ fn capabilities() -> Vec<String> {
     all
 }
 
+fn seccomp() -> Value {
+    let f = oxirun_seccomp::features();
+    if !f.enabled {
+        return json!({"enabled": false});
+    }
+    json!({
+        "enabled": true,
+        "actions": f.actions,
+        "operators": f.operators,
+        "archs": f.archs,
+        "knownFlags": f.known_flags,
+        "supportedFlags": f.supported_flags,
+    })
+}
+
 pub fn document() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
@@ -93,7 +108,7 @@ pub fn document() -> Value {
             "namespaces": NAMESPACES,
             "capabilities": capabilities(),
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
-            "seccomp": {"enabled": false},
+            "seccomp": seccomp(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},

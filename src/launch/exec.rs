@@ -31,6 +31,8 @@ pub struct ExecConfig<'a> {
     /// The container is frozen (`exec --ignore-paused`): the process joins the cgroup only
     /// after execve, or it would freeze before it could report back.
     pub paused: bool,
+    /// The container's seccomp filter (exec'd processes get it too).
+    pub seccomp: Option<&'a oxirun_seccomp::Program>,
 }
 
 /// Start the process; returns its host pid once it has exec'd, and the pty master when the
@@ -91,13 +93,22 @@ fn drive(
     sync::send_msg(sync_fd, &Msg::Go)?;
     let mut ready = false;
     loop {
+        let mut passed = None;
         match sync::recv_msg_fd(sync_fd)?.map(|(m, fd)| {
-            if m == Msg::Console {
-                *console = fd;
-            }
+            passed = fd;
             m
         }) {
-            Some(Msg::Console) => {}
+            Some(Msg::Console) => *console = passed,
+            Some(Msg::Seccomp) => {
+                let (Some(program), Some(fd)) = (cfg.seccomp, passed) else {
+                    bail!("sync: seccomp listener message without a filter or fd");
+                };
+                let state = crate::container::state_json(&crate::container::oci_state(
+                    cfg.state,
+                    crate::container::Status::Running,
+                ));
+                super::send_listener(program, &fd, *exec_pid, &state)?;
+            }
             Some(Msg::Pid(p)) => {
                 *exec_pid = p;
                 let _ = waitpid(Pid::from_raw(child), None);
@@ -173,14 +184,21 @@ fn setup(
         super::init::terminal(size, cfg.console_socket, sync_fd, false)?;
     }
     process::set_rlimits(p)?;
+    let nnp = p.no_new_privileges() == Some(true);
+    if let Some(program) = cfg.seccomp.filter(|_| !nnp) {
+        super::load_seccomp(program, sync_fd)?;
+    }
     let caps = p.capabilities().as_ref();
     process::drop_bounding(caps)?;
     process::set_user(p)?;
     process::apply_caps(caps)?;
     process::enter_cwd(p.cwd())?;
     let exec = process::prepare_exec(p)?;
-    if p.no_new_privileges() == Some(true) {
+    if nnp {
         sys::process::set_no_new_privs().context("no_new_privs")?;
+        if let Some(program) = cfg.seccomp {
+            super::load_seccomp(program, sync_fd)?;
+        }
     }
     fds::finish(cfg.pass_fds)?;
     sync::send_msg(sync_fd, &Msg::Ready)?;

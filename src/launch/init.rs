@@ -97,6 +97,11 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
         }
     }
     process::set_rlimits(proc_spec)?;
+    let nnp = proc_spec.no_new_privileges() == Some(true);
+    if let Some(program) = cfg.seccomp.filter(|_| !nnp) {
+        // Without no_new_privs the filter needs CAP_SYS_ADMIN: load it before dropping caps.
+        super::load_seccomp(program, sync_fd)?;
+    }
     let caps = proc_spec.capabilities().as_ref();
     process::drop_bounding(caps)?;
     process::set_user(proc_spec)?;
@@ -112,8 +117,12 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
                 .push(std::ffi::CString::new(var).context("LISTEN_FDS")?);
         }
     }
-    if proc_spec.no_new_privileges() == Some(true) {
+    if nnp {
         sys::process::set_no_new_privs().context("no_new_privs")?;
+        if let Some(program) = cfg.seccomp {
+            // As late as possible: everything above runs unfiltered.
+            super::load_seccomp(program, sync_fd)?;
+        }
     }
     fds::finish(cfg.pass_fds)?;
     sync::send_msg(sync_fd, &Msg::Ready)?;

@@ -28,6 +28,7 @@ pub struct Config<'a> {
     pub rootfs: &'a Path,
     pub cgroup: &'a Cgroup,
     pub gate: &'a UnixListener,
+    pub seccomp: Option<&'a oxirun_seccomp::Program>,
     /// process.terminal: allocate a pty in the container.
     pub tty: bool,
     /// Where the pty master goes: the client's console socket, or (None) back to us over the
@@ -69,6 +70,43 @@ impl Config<'_> {
             .iter()
             .any(|k| !of(self.spec, *k).is_empty())
     }
+}
+
+/// Load a seccomp filter; a notify listener fd goes to the parent over the sync socket,
+/// which hands it to the agent at `listenerPath`.
+pub fn load_seccomp(
+    program: &oxirun_seccomp::Program,
+    sync_fd: &std::os::fd::OwnedFd,
+) -> anyhow::Result<()> {
+    let listener = program
+        .load()
+        .map_err(|e| anyhow::anyhow!("linux.seccomp: {e}"))?;
+    if let Some(fd) = listener {
+        sync::send_msg_fd(sync_fd, &sync::Msg::Seccomp, &fd)?;
+    }
+    Ok(())
+}
+
+/// Parent side: give a seccomp listener fd to the agent, with the container process state.
+pub fn send_listener(
+    program: &oxirun_seccomp::Program,
+    fd: &std::os::fd::OwnedFd,
+    pid: i32,
+    state: &[u8],
+) -> anyhow::Result<()> {
+    use std::os::fd::AsRawFd;
+    let path = program
+        .listener_path()
+        .ok_or_else(|| anyhow::anyhow!("linux.seccomp.listenerPath: missing"))?;
+    let state: serde_json::Value = serde_json::from_slice(state).unwrap_or_default();
+    let msg = oxirun_seccomp::notify::process_state_json(
+        crate::container::OCI_VERSION,
+        pid,
+        program.listener_metadata(),
+        &state,
+    );
+    oxirun_seccomp::notify::send_to_agent(path, &msg, &[fd.as_raw_fd()])
+        .map_err(|e| anyhow::anyhow!("linux.seccomp.listenerPath {}: {e}", path.display()))
 }
 
 /// Which namespaces are created where, and which are joined.

@@ -58,13 +58,19 @@ fn drive(
     crate::attrs::move_net_devices(cfg.spec, child)?;
     sync::send_msg(sync_fd, &Msg::Go)?;
     loop {
+        let mut passed = None;
         match sync::recv_msg_fd(sync_fd)?.map(|(m, fd)| {
-            if m == Msg::Console {
-                *console = fd;
-            }
+            passed = fd;
             m
         }) {
-            Some(Msg::Console) => {}
+            Some(Msg::Console) => *console = passed,
+            Some(Msg::Seccomp) => {
+                let (Some(program), Some(fd)) = (cfg.seccomp, passed) else {
+                    bail!("sync: seccomp listener message without a filter or fd");
+                };
+                let state = cfg.hook_state(*init_pid, crate::container::Status::Creating);
+                super::send_listener(program, &fd, *init_pid, &state)?;
+            }
             Some(Msg::Pid(p)) => {
                 *init_pid = p;
                 // The intermediate process exits right after the extra fork.

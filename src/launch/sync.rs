@@ -7,6 +7,7 @@
 //! | `Ready`  | init   | setup done, blocked on the exec gate next        | parent writes state, returns     |
 //! | `Error`  | init   | any setup failure (the text is the user's error) | parent cleans up, reports it     |
 //! | `Console`| init   | pty allocated, foreground tty (carries the master by SCM_RIGHTS) | parent proxies it |
+//! | `Seccomp`| init   | filter loaded with a notify listener (carries its fd) | sends it to listenerPath's agent |
 //! | `Hooks`  | init   | mounts done, before pivot_root (only with hooks) | runs prestart + createRuntime, replies `Go` |
 //!
 //! Encoding: one tag byte, then the payload (`Pid`: 4 bytes LE; `Error`: UTF-8, at most
@@ -28,6 +29,8 @@ pub enum Msg {
     Hooks,
     /// Carries the pty master as SCM_RIGHTS.
     Console,
+    /// Carries the seccomp notify listener fd as SCM_RIGHTS.
+    Seccomp,
 }
 
 impl Msg {
@@ -42,6 +45,7 @@ impl Msg {
             Msg::Ready => vec![3],
             Msg::Hooks => vec![5],
             Msg::Console => vec![6],
+            Msg::Seccomp => vec![7],
             Msg::Error(s) => {
                 let mut v = vec![4];
                 let mut end = s.len().min(MAX_MSG - 1);
@@ -63,6 +67,7 @@ impl Msg {
             Some((3, [])) => Ok(Msg::Ready),
             Some((5, [])) => Ok(Msg::Hooks),
             Some((6, [])) => Ok(Msg::Console),
+            Some((7, [])) => Ok(Msg::Seccomp),
             Some((4, s)) => Ok(Msg::Error(String::from_utf8_lossy(s).into_owned())),
             _ => bail!("sync: malformed message ({} bytes)", buf.len()),
         }
