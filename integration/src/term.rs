@@ -31,7 +31,9 @@ impl ConsoleSocket {
     pub fn bind(dir: &Path) -> ConsoleSocket {
         let path = dir.join(format!("console-{}.sock", crate::util::unique_id("s")));
         let listener = UnixListener::bind(&path).expect("bind console socket");
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         ConsoleSocket { path, listener }
     }
 
@@ -58,9 +60,11 @@ impl ConsoleSocket {
             }
         };
         stream.set_nonblocking(false)?;
-        stream.set_read_timeout(Some(deadline.saturating_duration_since(Instant::now()).max(
-            Duration::from_millis(100),
-        )))?;
+        stream.set_read_timeout(Some(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(100)),
+        ))?;
         recv_fds(stream.as_raw_fd())
     }
 }
@@ -133,15 +137,7 @@ pub fn openpty(rows: u16, cols: u16) -> Pty {
         ws_ypixel: 0,
     };
     // SAFETY: out-pointers to locals; name and termios may be null.
-    let rc = unsafe {
-        libc::openpty(
-            &mut m,
-            &mut s,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &ws,
-        )
-    };
+    let rc = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws) };
     assert_eq!(rc, 0, "openpty: {}", io::Error::last_os_error());
     // SAFETY: openpty returned two fresh fds we now own.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };

@@ -79,7 +79,7 @@ pub fn switch_root(root: &OwnedFd, no_pivot: bool, propagation: Option<MsFlags>)
             true,
             0,
             0,
-            libc::MS_SLAVE as u64,
+            libc::MS_SLAVE,
         )
         .map_err(|e| anyhow!("make old root rslave: {e}"))?;
         drop(old_root);
