@@ -9,4 +9,5 @@ pub mod bpf;
 pub mod fs;
 pub mod ns;
 pub mod process;
+pub mod selfexe;
 pub mod tty;
