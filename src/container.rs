@@ -171,10 +171,12 @@ pub fn create(opts: &CreateOpts) -> Result<Created> {
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
     let cgroup = Cgroup::resolve(cgroups_path.as_deref(), &opts.id)?;
-    let resources = linux.and_then(|l| l.resources().as_ref());
-    if let Some(r) = resources {
-        cgroup.validate_resources(r)?;
-    }
+    // Without linux.resources the container still gets the default device rules (deny all
+    // but the standard devices), as with runc.
+    let no_resources = oci_spec::runtime::LinuxResources::default();
+    let resources_given = linux.and_then(|l| l.resources().as_ref());
+    let resources = resources_given.unwrap_or(&no_resources);
+    cgroup.validate_resources(resources)?;
     let pid_file = opts
         .pid_file
         .as_ref()
@@ -212,15 +214,11 @@ pub fn create(opts: &CreateOpts) -> Result<Created> {
         // Saved before anything exists, so `delete --force` can clean up a half-made container.
         sdir.save(&st)?;
         match st.cgroup.create() {
-            Ok(()) => {
-                if let Some(r) = resources {
-                    st.cgroup.apply(r)?;
-                }
-            }
+            Ok(()) => st.cgroup.apply(resources)?,
             // Rootless without a delegated cgroup: run without one, like runc.
             Err(e) if opts.rootless && !nix::unistd::geteuid().is_root() => {
                 logging::debug(&format!("rootless: running without a cgroup: {e:#}"));
-                if resources.is_some() {
+                if resources_given.is_some() {
                     logging::warn("rootless: linux.resources ignored (no writable cgroup)");
                 }
                 st.cgroup = Cgroup::default();
@@ -538,6 +536,7 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
         }
         _ => {}
     }
+    crate::attrs::validate_process(p)?;
     let listen = listen_fds();
     check_preserved_fds(listen + opts.preserve_fds)?;
     let sdir = StateDir::open(&opts.root, &opts.id)?;

@@ -166,7 +166,10 @@ pub fn main() -> i32 {
         eprintln!("oxirun: no command given (try --help)");
         return 1;
     };
-    if matches!(command, Command::Create(_) | Command::Run(_) | Command::Exec(_)) {
+    if matches!(
+        command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
         // These put our binary inside a container: run from a sealed copy (CVE-2019-5736).
         if let Err(e) = crate::sys::selfexe::ensure_sealed() {
             logging::fatal(&format!("re-executing from a sealed copy of oxirun: {e}"));

@@ -87,8 +87,16 @@ fn drive(
     console: &mut Option<OwnedFd>,
     sync_fd: &OwnedFd,
 ) -> Result<i32> {
+    let affinity = cfg.process.exec_cpu_affinity().as_ref();
+    if let Some(a) = affinity {
+        // runtime-spec: `initial` while joining, `final` once in the cgroup.
+        crate::attrs::affinity::apply_initial(a, child)?;
+    }
     if !cfg.paused {
         cfg.state.cgroup.add_pid(child)?;
+    }
+    if let Some(a) = affinity {
+        crate::attrs::affinity::apply_final(a, child)?;
     }
     sync::send_msg(sync_fd, &Msg::Go)?;
     let mut ready = false;
@@ -183,6 +191,7 @@ fn setup(
             .map(|b| (b.height() as u16, b.width() as u16));
         super::init::terminal(size, cfg.console_socket, sync_fd, false)?;
     }
+    crate::attrs::apply_process(p)?;
     process::set_rlimits(p)?;
     let nnp = p.no_new_privileges() == Some(true);
     if let Some(program) = cfg.seccomp.filter(|_| !nnp) {

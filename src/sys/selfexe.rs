@@ -12,7 +12,8 @@ use std::os::unix::ffi::OsStrExt;
 /// Set in the environment of the re-executed copy (and removed at once by it).
 const MARK: &str = "_OXIRUN_SEALED_EXE";
 
-const SEALS: libc::c_int = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+const SEALS: libc::c_int =
+    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
 /// Whether we already run from a sealed copy: /proc/self/exe carries all our seals.
 fn running_sealed() -> bool {
@@ -27,7 +28,8 @@ fn running_sealed() -> bool {
 fn sealed_copy() -> io::Result<OwnedFd> {
     let name = c"oxirun";
     // SAFETY: name is a valid C string; the flags are integers.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -72,5 +74,7 @@ pub fn ensure_sealed() -> io::Result<()> {
         .collect();
     env.push(CString::new(format!("{MARK}=1")).unwrap_or_default());
     let err = nix::unistd::execveat(&exe, c"", &args, &env, nix::fcntl::AtFlags::AT_EMPTY_PATH);
-    Err(io::Error::from(err.err().unwrap_or(nix::errno::Errno::EINVAL)))
+    Err(io::Error::from(
+        err.err().unwrap_or(nix::errno::Errno::EINVAL),
+    ))
 }
