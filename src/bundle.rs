@@ -172,13 +172,13 @@ fn validate_process(spec: &Spec) -> Result<()> {
     }
     let mut seen_rlimits = HashSet::new();
     for rl in process.rlimits().iter().flatten() {
-        if !seen_rlimits.insert(format!("{:?}", rl.typ())) {
-            bail!("process.rlimits: duplicate entry for {:?}", rl.typ());
+        let name = crate::process::rlimit_name(rl.typ());
+        if !seen_rlimits.insert(name.clone()) {
+            bail!("process.rlimits: duplicate entry for {name}");
         }
         if rl.soft() > rl.hard() {
             bail!(
-                "process.rlimits: {:?} soft limit {} is above its hard limit {}",
-                rl.typ(),
+                "process.rlimits: {name} soft limit {} is above its hard limit {}",
                 rl.soft(),
                 rl.hard()
             );

@@ -4,7 +4,8 @@
 
 use serde_json::{json, Value};
 
-/// Mount options the rootfs code understands (see `rootfs::options`).
+/// Mount options the rootfs code understands (see `rootfs::options`). `remount` is parsed
+/// but not advertised: a fresh mount has nothing to remount (runc fails the same way).
 pub const MOUNT_OPTIONS: &[&str] = &[
     "async",
     "atime",
@@ -32,7 +33,6 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "rdev",
     "rdiratime",
     "relatime",
-    "remount",
     "rexec",
     "rnoatime",
     "rnodev",

@@ -119,10 +119,13 @@ fn run_one(hook: &Hook, state_json: &[u8]) -> Result<()> {
     if timed_out {
         let _ = child.kill();
         let _ = child.wait();
-        bail!(
-            "timed out after {}s",
-            timeout.map(|t| t.as_secs()).unwrap_or(0)
-        );
+        let secs = timeout.map(|t| t.as_secs()).unwrap_or(0);
+        let out = String::from_utf8_lossy(&output);
+        let out = out.trim();
+        if out.is_empty() {
+            bail!("timed out after {secs}s");
+        }
+        bail!("timed out after {secs}s, output: {out}");
     }
     let status = child.wait().context("wait")?;
     if !status.success() {

@@ -129,14 +129,22 @@ fn rlimit_resource(t: PosixRlimitType) -> nix::sys::resource::Resource {
     }
 }
 
+/// The config's name of an rlimit type ("RLIMIT_NOFILE").
+pub fn rlimit_name(t: PosixRlimitType) -> String {
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{t:?}"))
+}
+
 /// Apply process.rlimits (raising a hard limit needs CAP_SYS_RESOURCE: the error says so).
 pub fn set_rlimits(process: &Process) -> Result<()> {
     for rl in process.rlimits().iter().flatten() {
         nix::sys::resource::setrlimit(rlimit_resource(rl.typ()), rl.soft(), rl.hard()).map_err(
             |e| {
                 anyhow!(
-                    "process.rlimits: {:?} soft {} hard {}: {e} (a hard limit above the current one needs CAP_SYS_RESOURCE)",
-                    rl.typ(),
+                    "process.rlimits: {} soft {} hard {}: {e} (a hard limit above the current one needs CAP_SYS_RESOURCE)",
+                    rlimit_name(rl.typ()),
                     rl.soft(),
                     rl.hard()
                 )

@@ -15,9 +15,15 @@
 pub mod binary;
 pub mod cgroupfs;
 pub mod checks;
+pub mod confcheck;
+pub mod clients;
 pub mod container;
+pub mod cprog;
 pub mod impostor;
+pub mod noopenat2;
 pub mod rootfs;
+pub mod sentinel;
+pub mod stress;
 pub mod term;
 pub mod util;
 

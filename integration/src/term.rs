@@ -249,3 +249,22 @@ pub fn clean(b: &[u8]) -> String {
 pub fn has_line(text: &str, line: &str) -> bool {
     text.lines().any(|l| l.trim() == line)
 }
+
+/// Spawns `cmd` with the pty slave as stdin/stdout/stderr and controlling terminal (in a new
+/// session), as a shell in a terminal emulator would run it.
+pub fn spawn_on_pty(cmd: &mut std::process::Command, pty: &Pty) -> io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let s = || pty.slave.try_clone().map(Stdio::from);
+    cmd.stdin(s()?).stdout(s()?).stderr(s()?);
+    // SAFETY: setsid/ioctl are async-signal-safe; run in the child before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}

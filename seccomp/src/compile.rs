@@ -437,18 +437,24 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Native) -> Result<Program, Er
             &format!("{field}.errnoRet"),
             &mut notes,
         )?;
-        let mut conds = Vec::new();
+        let mut all = Vec::new();
         for (ai, arg) in sc.args().as_deref().unwrap_or(&[]).iter().enumerate() {
-            let afield = format!("{field}.args[{ai}]");
-            let c = translate_cond(arg, &afield)?;
-            if let Some(prev) = conds.iter().position(|p: &Cond| p.arg == c.arg) {
-                return Err(invalid(
-                    format!("{afield}.index"),
-                    format!("argument {} is already compared by {field}.args[{prev}]; conditions in one rule must be on distinct arguments (write a second rule to OR them)", c.arg),
-                ));
-            }
-            conds.push(c);
+            all.push(translate_cond(arg, &format!("{field}.args[{ai}]"))?);
         }
+        // Conditions on distinct arguments are ANDed in one rule. Several conditions on the
+        // same argument cannot all hold at once; runc (and so every profile written for it)
+        // turns each of those into a rule of its own, ORed with the rest: do the same.
+        let repeated = |c: &Cond| all.iter().filter(|o| o.arg == c.arg).count() > 1;
+        let mut rule_sets: Vec<Vec<Cond>> = all
+            .iter()
+            .filter(|c| repeated(c))
+            .map(|c| vec![c.clone()])
+            .collect();
+        let unique: Vec<Cond> = all.iter().filter(|c| !repeated(c)).cloned().collect();
+        if !unique.is_empty() || rule_sets.is_empty() {
+            rule_sets.push(unique);
+        }
+        let conds_empty = all.is_empty();
         if sc.action() == LinuxSeccompAction::ScmpActNotify {
             uses_notify = true;
             for (ni, name) in sc.names().iter().enumerate() {
@@ -486,14 +492,16 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Native) -> Result<Program, Er
                     continue;
                 }
                 if let Some(nr) = direct {
-                    add_rule(map, *abi, nr, conds.clone(), action);
+                    for conds in &rule_sets {
+                        add_rule(map, *abi, nr, conds.clone(), action);
+                    }
                 }
                 if let Some((mux_nr, selector)) = mux {
                     // The multiplexed call's arguments are in memory, out of the filter's
                     // reach: an unconditional rule maps exactly; a conditional one applies to
                     // the whole sub-call only when it is more restrictive than the default
                     // (libseccomp drops the conditions either way, which widens ALLOW rules).
-                    if conds.is_empty() || more_restrictive(action, default) {
+                    if conds_empty || more_restrictive(action, default) {
                         add_rule(map, *abi, mux_nr, vec![selector], action);
                     }
                 }

@@ -525,8 +525,14 @@ fn validation_errors_name_the_field() {
         ),
         "linux.seccomp.syscalls[1].args[0].index: 6 is out of range (syscalls have arguments 0-5)"
     );
-    assert!(err_of(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","args":[{"index":1,"value":1,"op":"SCMP_CMP_GE"},{"index":1,"value":5,"op":"SCMP_CMP_LE"}]}]}"#)
-        .starts_with("linux.seccomp.syscalls[0].args[1].index: argument 1 is already compared by linux.seccomp.syscalls[0].args[0]"));
+    // Conditions on the same argument are ORed as separate rules, like runc does.
+    let p = x86(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","args":[{"index":1,"value":8,"op":"SCMP_CMP_EQ"},{"index":1,"value":32,"op":"SCMP_CMP_EQ"}]}]}"#,
+    );
+    for (mode, want) in [(8u64, ERRNO_EPERM), (32, ERRNO_EPERM), (9, ret::ALLOW)] {
+        let got = exec(&p, AUDIT_ARCH_X86_64, MKDIR_64, [0, mode, 0, 0, 0, 0]);
+        assert_eq!(got, want, "mkdir mode {mode}");
+    }
     assert_eq!(
         err_of(r#"{"defaultAction":"SCMP_ACT_NOTIFY","listenerPath":"/x"}"#),
         "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as the default action"

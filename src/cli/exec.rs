@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
     /// uid[:gid] to run as
-    #[arg(short = 'u', long)]
+    #[arg(short = 'u', long, allow_hyphen_values = true)]
     pub user: Option<String>,
     /// Additional group id, repeatable
     #[arg(short = 'g', long = "additional-gids")]

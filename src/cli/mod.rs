@@ -171,8 +171,10 @@ pub fn main() -> i32 {
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
     ) {
         // These put our binary inside a container: run from a sealed copy (CVE-2019-5736).
-        if let Err(e) = crate::sys::selfexe::ensure_sealed() {
-            logging::fatal(&format!("re-executing from a sealed copy of oxirun: {e}"));
+        if let Err(e) = crate::sys::selfexe::ensure_protected() {
+            logging::fatal(&format!(
+                "protecting the oxirun binary (CVE-2019-5736): {e}"
+            ));
             return 1;
         }
     }

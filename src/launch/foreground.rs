@@ -88,7 +88,8 @@ fn copy_winsize(master: BorrowedFd<'_>) {
 
 /// Wait for `pid` (our child) to exit, forwarding signals and proxying `console`.
 pub fn wait_forwarding(set: &SigSet, pid: i32, console: Option<OwnedFd>) -> Result<i32> {
-    let sfd = SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+    let sfd = SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .context("signalfd")?;
     let _raw = console.as_ref().and_then(|_| RawMode::enter());
     if let Some(m) = &console {
         copy_winsize(m.as_fd());

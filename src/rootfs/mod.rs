@@ -60,12 +60,14 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroup: &crate::cgroups::Cgroup) -> R
         ),
     };
     let root_prop = propagation.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
-    // pivot_root refuses a shared "/" mount: use rslave for "/" itself and re-apply a shared
-    // propagation to the new root after the pivot.
+    // The first pass over "/" is always recursive: pivot_root refuses a new root whose parent
+    // is shared, and a non-recursive "private" would leave the host's shared submounts (the
+    // rootfs' own parent among them) shared. A shared propagation starts as rslave. The exact
+    // requested value is applied to the new "/" after the pivot.
     let first = if root_prop.contains(MsFlags::MS_SHARED) {
         MsFlags::MS_SLAVE | MsFlags::MS_REC
     } else {
-        root_prop
+        root_prop | MsFlags::MS_REC
     };
     let root = pivot::prepare_root(rootfs, first)?;
 
@@ -96,7 +98,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroup: &crate::cgroups::Cgroup) -> R
     }
     Ok(Rootfs {
         root,
-        propagation: propagation.filter(|p| p.contains(MsFlags::MS_SHARED)),
+        propagation: propagation.filter(|p| *p != first),
     })
 }
 

@@ -1,7 +1,13 @@
 //! CVE-2019-5736 defence: before a command puts our binary inside a container (the init
-//! before its execve, an exec'd process while it joins), we re-execute from a sealed memfd
-//! copy of ourselves. A container that reaches /proc/<pid>/exe then finds an immutable
-//! anonymous file, never the host's oxirun binary.
+//! before its execve, an exec'd process while it joins), we make sure /proc/self/exe cannot
+//! be written through: a container that reaches /proc/<pid>/exe must never be able to
+//! overwrite the host's oxirun binary.
+//!
+//! In order of cost: nothing to do when the binary is already on a read-only mount, or (not
+//! root) when we cannot write it ourselves; else re-execute through a detached read-only bind
+//! mount of the binary (`open_tree` + `mount_setattr`: no copy, about an execve); else (no
+//! new mount API, or no CAP_SYS_ADMIN) re-execute from a sealed memfd copy (a full copy of
+//! the binary, several milliseconds).
 
 use std::ffi::CString;
 use std::fs::File;
@@ -15,14 +21,43 @@ const MARK: &str = "_OXIRUN_SEALED_EXE";
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
-/// Whether we already run from a sealed copy: /proc/self/exe carries all our seals.
-fn running_sealed() -> bool {
+/// Whether /proc/self/exe already cannot be written: a read-only mount or a sealed memfd.
+fn running_protected() -> bool {
     let Ok(exe) = File::open("/proc/self/exe") else {
         return false;
     };
+    if nix::sys::statvfs::fstatvfs(&exe)
+        .is_ok_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+    {
+        return true;
+    }
     // SAFETY: F_GET_SEALS only reads the seals of a live fd.
     let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
     seals >= 0 && seals & SEALS == SEALS
+}
+
+/// Without privileges, a container can do no more to the binary than we can.
+fn unwritable_by_us() -> bool {
+    !nix::unistd::geteuid().is_root()
+        && nix::unistd::access("/proc/self/exe", nix::unistd::AccessFlags::W_OK).is_err()
+}
+
+/// A detached, read-only bind mount of our binary (never attached anywhere).
+fn readonly_clone() -> io::Result<OwnedFd> {
+    use std::os::fd::AsFd;
+    let tree = super::fs::open_tree(
+        None,
+        std::path::Path::new("/proc/self/exe"),
+        super::fs::OPEN_TREE_CLONE,
+    )?;
+    super::fs::mount_setattr_fd(
+        tree.as_fd(),
+        false,
+        super::fs::MOUNT_ATTR_RDONLY | super::fs::MOUNT_ATTR_NOSUID | super::fs::MOUNT_ATTR_NODEV,
+        0,
+        0,
+    )?;
+    Ok(tree)
 }
 
 fn sealed_copy() -> io::Result<OwnedFd> {
@@ -46,21 +81,22 @@ fn sealed_copy() -> io::Result<OwnedFd> {
     Ok(OwnedFd::from(dst))
 }
 
-/// Re-execute from a sealed memfd copy unless we already do. Returns only when nothing had
-/// to be done (or on error, which the caller reports).
-pub fn ensure_sealed() -> io::Result<()> {
-    if std::env::var_os(MARK).is_some() {
-        // Single-threaded at this point: changing the environment is safe.
-        // SAFETY: no other thread exists that could read the environment concurrently.
+/// Re-execute from a protected copy of ourselves unless /proc/self/exe is already safe.
+/// Returns only when nothing had to be done (or on error, which the caller reports).
+pub fn ensure_protected() -> io::Result<()> {
+    let reexecuted = std::env::var_os(MARK).is_some();
+    if reexecuted {
+        // SAFETY: single-threaded at this point; nothing reads the environment concurrently.
         unsafe { std::env::remove_var(MARK) };
-        if running_sealed() {
-            return Ok(());
-        }
     }
-    if running_sealed() {
+    if running_protected() || unwritable_by_us() {
         return Ok(());
     }
-    let exe = sealed_copy()?;
+    if reexecuted {
+        // We came back through our own re-exec and are still not protected: do not loop.
+        return Err(io::Error::other("the re-executed binary is still writable"));
+    }
+    let exe = readonly_clone().or_else(|_| sealed_copy())?;
     let args: Vec<CString> = std::env::args_os()
         .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
         .collect();

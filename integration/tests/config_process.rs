@@ -1,0 +1,143 @@
+//! `process.*` fields not covered by process.rs, from inside (or the host's /proc): rlimits
+//! above the hard limit, oomScoreAdj, LSM labels on an LSM-less host, ioPriority, scheduler,
+//! consoleSize and user.umask.
+
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use oxirun_integration::confcheck::create_fails;
+use oxirun_integration::term::{read_until, ConsoleSocket};
+use oxirun_integration::{json, Container};
+
+#[test]
+fn rlimit_above_the_hard_limit_is_a_clear_error() {
+    let mut c = Container::new("rlimhard");
+    // This host's hard nofile is 20000 and root lacks CAP_SYS_RESOURCE.
+    c.rlimits(&[("RLIMIT_NOFILE", 1024, 1 << 20)]).sh("true");
+    create_fails(&mut c, &["RLIMIT_NOFILE"]);
+}
+
+#[test]
+fn oom_score_adj_is_applied() {
+    let mut c = Container::new("oomadj");
+    c.set("/process/oomScoreAdj", json!(345))
+        .sh("cat /proc/self/oom_score_adj; exec sleep 30");
+    c.create_ok();
+    let pid = c.pid.unwrap();
+    let host = std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap();
+    assert_eq!(host.trim(), "345");
+    c.start().ok("start");
+    let mut seen = String::new();
+    for _ in 0..200 {
+        seen = c.container_output().0;
+        if !seen.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(seen, "345\n");
+    let own = std::fs::read_to_string("/proc/self/oom_score_adj").unwrap();
+    assert_ne!(
+        own.trim(),
+        "345",
+        "the runtime changed its caller's oom_score_adj"
+    );
+}
+
+#[test]
+fn apparmor_profile_is_a_clear_error() {
+    let mut c = Container::new("apparmor");
+    c.set("/process/apparmorProfile", json!("oxi-profile"))
+        .sh("true");
+    let out = create_fails(&mut c, &["apparmor"]);
+    assert!(out.stderr.contains("oxi-profile") || out.stderr.contains("apparmorProfile"));
+}
+
+#[test]
+fn selinux_label_is_a_clear_error() {
+    let mut c = Container::new("selinux");
+    c.set(
+        "/process/selinuxLabel",
+        json!("system_u:system_r:container_t:s0:c1,c2"),
+    )
+    .sh("true");
+    create_fails(&mut c, &["selinuxLabel"]);
+}
+
+#[test]
+fn io_priority_is_applied() {
+    let mut c = Container::new("ioprio");
+    c.set(
+        "/process/ioPriority",
+        json!({"class": "IOPRIO_CLASS_RT", "priority": 2}),
+    );
+    assert_eq!(c.inside("ionice").trim(), "realtime: prio 2");
+    let mut c = Container::new("ioprio2");
+    c.set(
+        "/process/ioPriority",
+        json!({"class": "IOPRIO_CLASS_BE", "priority": 6}),
+    );
+    assert_eq!(c.inside("ionice").trim(), "best-effort: prio 6");
+}
+
+#[test]
+fn scheduler_batch_with_nice() {
+    let mut c = Container::new("sched");
+    c.set(
+        "/process/scheduler",
+        json!({"policy": "SCHED_BATCH", "nice": 7}),
+    );
+    // Field 19 is nice, field 41 the policy (3 = SCHED_BATCH).
+    assert_eq!(c.inside("cut -d' ' -f19,41 /proc/self/stat").trim(), "7 3");
+}
+
+#[test]
+fn scheduler_fifo_without_priority_is_an_error() {
+    let mut c = Container::new("schedfifo");
+    c.set("/process/scheduler", json!({"policy": "SCHED_FIFO"}))
+        .sh("true");
+    create_fails(&mut c, &["process.scheduler.priority"]);
+}
+
+#[test]
+fn console_size_with_a_console_socket() {
+    let mut c = Container::new("consz");
+    let sock = ConsoleSocket::bind(&c.dir.path);
+    c.set("/process/terminal", json!(true))
+        .set("/process/consoleSize", json!({"height": 33, "width": 111}))
+        .sh("stty size; sleep 1");
+    c.write_config();
+    let (b, p) = (c.bundle_str(), c.dir.join("init.pid"));
+    let id = c.id.clone();
+    let out = c.rt(&[
+        "run",
+        "--detach",
+        "--console-socket",
+        sock.path_str(),
+        "--bundle",
+        &b,
+        "--pid-file",
+        p.to_str().unwrap(),
+        &id,
+    ]);
+    out.ok("run -d --console-socket");
+    c.pid = Some(c.read_pid_file());
+    let got = sock.recv(Duration::from_secs(10)).expect("console master");
+    assert_eq!(got.fds.len(), 1);
+    let mut acc = Vec::new();
+    let ok = read_until(
+        got.fds[0].as_raw_fd(),
+        &mut acc,
+        Duration::from_secs(10),
+        |t| t.contains("33 111"),
+    );
+    assert!(ok, "stty size: {:?}", String::from_utf8_lossy(&acc));
+}
+
+#[test]
+fn user_umask_applies_to_created_files() {
+    let mut c = Container::new("umask2");
+    c.umask(0o077);
+    let out = c.inside("umask; touch /tmp/f; mkdir /tmp/d; stat -c %a /tmp/f /tmp/d");
+    assert_eq!(out, "0077\n600\n700\n");
+}
