@@ -154,9 +154,15 @@ pub fn set_rlimits(process: &Process) -> Result<()> {
     Ok(())
 }
 
+/// The capabilities this kernel knows (probed once: each probe is ~40 prctl calls).
+fn supported() -> &'static HashSet<Cap> {
+    static SUPPORTED: std::sync::OnceLock<HashSet<Cap>> = std::sync::OnceLock::new();
+    SUPPORTED.get_or_init(caps::runtime::thread_all_supported)
+}
+
 /// Convert an OCI capability set to the caps crate's, skipping ones this kernel lacks.
 fn to_caps(set: &Option<oci_spec::runtime::Capabilities>) -> HashSet<Cap> {
-    let supported = caps::runtime::thread_all_supported();
+    let supported = supported();
     set.iter()
         .flatten()
         .filter_map(|c| Cap::from_str(&format!("CAP_{c}")).ok())
@@ -167,7 +173,7 @@ fn to_caps(set: &Option<oci_spec::runtime::Capabilities>) -> HashSet<Cap> {
 /// Drop every capability outside the bounding set (needs CAP_SETPCAP: do it while root).
 pub fn drop_bounding(caps: Option<&LinuxCapabilities>) -> Result<()> {
     let keep = caps.map(|c| to_caps(c.bounding())).unwrap_or_default();
-    for cap in caps::runtime::thread_all_supported() {
+    for &cap in supported() {
         if !keep.contains(&cap) {
             caps::drop(None, CapSet::Bounding, cap)
                 .map_err(|e| anyhow!("drop {cap} from the bounding set: {e}"))?;
