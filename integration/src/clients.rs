@@ -278,3 +278,36 @@ pub fn remove_tree_with_mounts(dir: &Path) {
     }
     let _ = fs::remove_dir_all(dir);
 }
+
+/// The namespace `ns` (`net`, `ipc`, ...) of `pid` as the host sees it (`net:[4026531833]`).
+pub fn ns_of(pid: &str, ns: &str) -> Option<String> {
+    fs::read_link(format!("/proc/{pid}/ns/{ns}"))
+        .ok()
+        .map(|l| l.to_string_lossy().into_owned())
+}
+
+/// Network interfaces of `pid`'s network namespace, read from the host (`/proc/<pid>/net/dev`).
+pub fn net_ifaces(pid: &str) -> Vec<String> {
+    fs::read_to_string(format!("/proc/{pid}/net/dev"))
+        .unwrap_or_default()
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(|s| s.trim().to_string())
+        .collect()
+}
+
+/// The hex ids written to files `<prefix>*` in `dir` (podman's `--cidfile`/`--pod-id-file`),
+/// for the cleanup.
+pub fn ids_in(dir: &Path, prefix: &str) -> Vec<String> {
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+                .filter_map(|e| fs::read_to_string(e.path()).ok())
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -8,9 +8,14 @@
 //! a process ignoring TERM; `kill` (signal and default KILL) + `wait`; `-v` bind mounts (rw and
 //! ro); `--tmpfs`; `-e`; `--memory`/`--pids-limit` seen in the container's cgroup from the
 //! host; `--read-only`; `--cap-drop`/`--cap-add`; the default seccomp profile; `-it` through a
-//! pty. Hard rlimits here are below podman's defaults, so a containers.conf sets
-//! `default_ulimits = nofile/nproc 1024`; all but the seccomp scenario pass
-//! `--security-opt seccomp=unconfined`.
+//! pty; named volumes (`volume create`/`rm`, shared between containers, `:ro`); `--cpus` /
+//! `--cpu-shares` seen in the cgroup from the host + `stats --no-stream`; `lo` up in a new
+//! netns; a pod (`--network none`) whose two containers share the infra's net/ipc/uts
+//! namespaces and a volume and talk over 127.0.0.1, then `pod rm -f` leaving no process or
+//! container cgroup; `restart` (running and exited) + `wait` exit codes + `exec --user`;
+//! `--init` (podman-init as pid 1, forwarding SIGTERM). Hard rlimits here are below podman's
+//! defaults, so a containers.conf sets `default_ulimits = nofile/nproc 1024`; all but the
+//! seccomp scenario pass `--security-opt seccomp=unconfined`.
 
 use std::cell::RefCell;
 use std::os::fd::AsRawFd;
@@ -119,25 +124,29 @@ impl Podman {
 
 impl Drop for Podman {
     fn drop(&mut self) {
-        // Every container of our private store, whatever runtime it uses.
-        let ids: Vec<String> = std::fs::read_dir(&self.dir.path)
-            .map(|rd| {
-                rd.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().starts_with("cid-"))
-                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut rm = self.base_cmd(None, &["rm", "-a", "-f", "-t", "0"]);
-        let _ = clients::run(&mut rm, &self.dir.path, T);
-        let mut rmi = self.base_cmd(None, &["rmi", "-a", "-f"]);
-        let _ = clients::run(&mut rmi, &self.dir.path, T);
-        for id in &ids {
-            if id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                clients::rmdir_cgroups(&format!("libpod_parent/libpod-{id}"));
+        // Every pod, container and volume of our private store, whatever runtime it uses.
+        let ids = clients::ids_in(&self.dir.path, "cid-");
+        let pods = clients::ids_in(&self.dir.path, "podid-");
+        // With each runtime first: podman finds a container's runtime by the name it was
+        // created with, which a plain invocation may not know.
+        let rts = clients::runtimes();
+        for rt in rts.iter().map(Some).chain([None]) {
+            for args in [
+                &["pod", "rm", "-a", "-f", "-t", "0"][..],
+                &["rm", "-a", "-f", "-t", "0"],
+            ] {
+                let _ = clients::run(&mut self.base_cmd(rt, args), &self.dir.path, T);
             }
+        }
+        for args in [&["volume", "rm", "-a", "-f"][..], &["rmi", "-a", "-f"]] {
+            let _ = clients::run(&mut self.base_cmd(None, args), &self.dir.path, T);
+        }
+        for id in &ids {
+            clients::rmdir_cgroups(&format!("libpod_parent/libpod-{id}"));
+        }
+        // A pod's cgroup holds its containers' (infra included) and their conmon's.
+        for id in &pods {
+            clients::rmdir_cgroups(&format!("libpod_parent/{id}"));
         }
         if self.own_parent {
             clients::rmdir_cgroups("libpod_parent");
@@ -641,6 +650,443 @@ fn s_user_hostname_workdir(p: &Podman, rt: &Rt) -> Res {
     })
 }
 
+fn s_named_volume(p: &Podman, rt: &Rt) -> Res {
+    let v = p.name(rt, "vol");
+    let r = (|| {
+        let out = p.pm(rt, &["volume", "create", &v]);
+        expect_code(&out, 0, "podman volume create V")?;
+        let mnt = format!("{v}:/data");
+        let out = p.run(
+            rt,
+            &["--rm", "-v", &mnt, SEC[0], SEC[1]],
+            &["sh", "-c", "echo payload > /data/f && echo wrote"],
+        );
+        expect_code(&out, 0, "podman run -v V:/data (writer)")?;
+        check(out.stdout == "wrote\n", || format!("writer: {out:#?}"))?;
+        let out = p.run(
+            rt,
+            &["--rm", "-v", &mnt, SEC[0], SEC[1]],
+            &["cat", "/data/f"],
+        );
+        expect_code(&out, 0, "podman run -v V:/data cat /data/f (reader)")?;
+        check(out.stdout == "payload\n", || {
+            format!("second container does not see the file: {out:#?}")
+        })?;
+        // The data really is in the volume on the host.
+        let out = p.pm(rt, &["volume", "inspect", "-f", "{{.Mountpoint}}", &v]);
+        expect_code(&out, 0, "podman volume inspect")?;
+        let host = std::fs::read_to_string(PathBuf::from(out.stdout.trim()).join("f"));
+        check(host.as_deref().ok() == Some("payload\n"), || {
+            format!("volume mountpoint {:?} on the host: {host:?}", out.stdout)
+        })?;
+        let ro = format!("{v}:/data:ro");
+        let out = p.run(
+            rt,
+            &["--rm", "-v", &ro, SEC[0], SEC[1]],
+            &["sh", "-c", "cat /data/f; echo x > /data/g && echo wrote"],
+        );
+        check(
+            out.stdout.contains("payload") && !out.stdout.contains("wrote"),
+            || format!("-v V:/data:ro: {out:#?}"),
+        )?;
+        expect_code(&p.pm(rt, &["volume", "rm", &v]), 0, "podman volume rm V")?;
+        let out = p.pm(rt, &["volume", "inspect", &v]);
+        check(!out.success(), || {
+            format!("volume still there after rm: {out:#?}")
+        })
+    })();
+    let _ = p.pm(rt, &["volume", "rm", "-f", &v]);
+    r
+}
+
+fn s_cpu_limits(p: &Podman, rt: &Rt) -> Res {
+    let n = p.name(rt, "cpu");
+    let r = (|| {
+        let out = p.run(
+            rt,
+            &[
+                "-d",
+                "--name",
+                &n,
+                "--cpus",
+                "0.5",
+                "--cpu-shares",
+                "512",
+                SEC[0],
+                SEC[1],
+            ],
+            &["sleep", "1000"],
+        );
+        expect_code(&out, 0, "podman run -d --cpus 0.5 --cpu-shares 512")?;
+        let pid = p.inspect(rt, &n, "{{.State.Pid}}");
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        check(cg.contains("/libpod_parent/libpod-"), || {
+            format!("init (pid {pid:?}) not in podman's cgroupfs cgroup: {cg}")
+        })?;
+        let quota = cgroup_file(&pid, "cpu", "cpu.cfs_quota_us", "cpu.max");
+        let v1 = cg.lines().any(|l| l.split(':').nth(1) == Some("cpu"));
+        if v1 {
+            check(quota.as_deref() == Some("50000"), || {
+                format!("cpu.cfs_quota_us of pid {pid}: {quota:?}")
+            })?;
+            let period = cgroup_file(&pid, "cpu", "cpu.cfs_period_us", "cpu.max");
+            check(period.as_deref() == Some("100000"), || {
+                format!("cpu.cfs_period_us of pid {pid}: {period:?}")
+            })?;
+            let shares = cgroup_file(&pid, "cpu", "cpu.shares", "cpu.weight");
+            check(shares.as_deref() == Some("512"), || {
+                format!("cpu.shares of pid {pid}: {shares:?}")
+            })?;
+        } else {
+            check(quota.as_deref() == Some("50000 100000"), || {
+                format!("cpu.max of pid {pid}: {quota:?}")
+            })?;
+        }
+        let out = p.pm(
+            rt,
+            &[
+                "stats",
+                "--no-stream",
+                "--format",
+                "{{.Name}} {{.CPUPerc}}",
+                &n,
+            ],
+        );
+        expect_code(&out, 0, "podman stats --no-stream N")?;
+        check(
+            out.stdout.starts_with(&format!("{n} ")) && out.stdout.contains('%'),
+            || format!("podman stats --no-stream: {out:#?}"),
+        )?;
+        let out = p.pm(rt, &["stats", "--no-stream", "-a"]);
+        expect_code(&out, 0, "podman stats --no-stream -a")?;
+        check(out.stdout.contains(&n), || {
+            format!("container missing from podman stats: {out:#?}")
+        })
+    })();
+    p.rm(rt, &n);
+    r
+}
+
+/// A new network namespace (`--network none`) has `lo` up: a server and a client in one
+/// container talk over 127.0.0.1 (runc and crun bring `lo` up in a netns they create).
+fn s_loopback_up(p: &Podman, rt: &Rt) -> Res {
+    let out = p.run(
+        rt,
+        &["--rm", "--network", "none", SEC[0], SEC[1]],
+        &[
+            "sh",
+            "-c",
+            "ip -o link show lo; mkdir /www && echo lo-ok > /www/x; \
+             httpd -p 127.0.0.1:8081 -h /www; i=0; \
+             until wget -qO- http://127.0.0.1:8081/x; do i=$((i+1)); \
+             [ $i -gt 30 ] && exit 1; sleep 0.1; done",
+        ],
+    );
+    expect_code(
+        &out,
+        0,
+        "podman run --rm --network none (httpd + wget on 127.0.0.1)",
+    )?;
+    check(
+        out.stdout.contains("<LOOPBACK,UP") && has_line(&out.stdout, "lo-ok"),
+        || format!("`lo` not up / no reply over 127.0.0.1: {out:#?}"),
+    )
+}
+
+fn s_pod(p: &Podman, rt: &Rt) -> Res {
+    let pod = p.name(rt, "pod");
+    let vol = p.name(rt, "podvol");
+    let podid_file = p
+        .dir
+        .join(&format!("podid-{}", SEQ.fetch_add(1, Ordering::Relaxed)));
+    let r = (|| {
+        let out = p.pm(
+            rt,
+            &[
+                "pod",
+                "create",
+                "--name",
+                &pod,
+                "--network",
+                "none",
+                "--pod-id-file",
+                podid_file.to_str().unwrap(),
+            ],
+        );
+        expect_code(&out, 0, "podman pod create --name P --network none")?;
+        let podid = out.stdout.trim().to_string();
+        expect_code(
+            &p.pm(rt, &["volume", "create", &vol]),
+            0,
+            "podman volume create",
+        )?;
+        let mnt = format!("{vol}:/data");
+        let srv = format!("{pod}-srv");
+        let cli = format!("{pod}-cli");
+        let body = format!("served-by-{}", rt.name);
+        let script = format!(
+            "mkdir -p /www && echo {body} > /www/x && echo shared-{} > /data/f && echo ready && \
+             exec httpd -f -p 127.0.0.1:8080 -h /www",
+            rt.name
+        );
+        let out = p.run(
+            rt,
+            &[
+                "-d", "--pod", &pod, "--name", &srv, "-v", &mnt, SEC[0], SEC[1],
+            ],
+            &["sh", "-c", &script],
+        );
+        expect_code(&out, 0, "podman run -d --pod P (httpd on 127.0.0.1:8080)")?;
+        p.wait_log(rt, &srv, "ready")?;
+        let out = p.run(
+            rt,
+            &[
+                "-d", "--pod", &pod, "--name", &cli, "-v", &mnt, SEC[0], SEC[1],
+            ],
+            &[
+                "sh",
+                "-c",
+                "cat /data/f; echo client-ready; exec sleep 1000",
+            ],
+        );
+        expect_code(&out, 0, "podman run -d --pod P (client)")?;
+        p.wait_log(rt, &cli, "client-ready")?;
+        let logs = p.pm(rt, &["logs", &cli]);
+        check(logs.stdout.contains(&format!("shared-{}", rt.name)), || {
+            format!("client in the pod does not see the server's file in the volume: {logs:#?}")
+        })?;
+        // Infra + both containers: one network (and ipc, uts) namespace, only `lo` in it.
+        let infra = p
+            .pm(rt, &["pod", "inspect", "-f", "{{.InfraContainerID}}", &pod])
+            .stdout
+            .trim()
+            .to_string();
+        let mut pids = Vec::new();
+        for c in [infra.as_str(), &srv, &cli] {
+            let pid = p.inspect(rt, c, "{{.State.Pid}}");
+            check(pid.parse::<i32>().is_ok_and(|n| n > 0), || {
+                format!("podman inspect {c}: pid {pid:?}")
+            })?;
+            pids.push((c.to_string(), pid));
+        }
+        let host_net = clients::ns_of("self", "net");
+        for ns in ["net", "ipc", "uts"] {
+            let got: Vec<_> = pids
+                .iter()
+                .map(|(c, pid)| (c.as_str(), clients::ns_of(pid, ns)))
+                .collect();
+            check(got.iter().all(|g| g.1.is_some() && g.1 == got[0].1), || {
+                format!("{ns} namespaces of infra/srv/cli differ: {got:?}")
+            })?;
+        }
+        let net = clients::ns_of(&pids[0].1, "net");
+        check(net != host_net, || {
+            format!("pod shares the host netns {net:?}")
+        })?;
+        let ifs = clients::net_ifaces(&pids[0].1);
+        check(ifs == ["lo"], || format!("pod netns interfaces: {ifs:?}"))?;
+        // The pod's netns has `lo` up (the runtime that creates a netns brings `lo` up), and
+        // the client reaches the server over it. A failure here is reported after the
+        // `pod rm` checks below have run too.
+        let net = (|| {
+            let out = p.pm(rt, &["exec", &cli, "ip", "-o", "link", "show", "lo"]);
+            expect_code(&out, 0, "podman exec CLI ip -o link show lo")?;
+            check(out.stdout.contains(",UP"), || {
+                format!("`lo` is not up in the pod's network namespace: {out:#?}")
+            })?;
+            let out = p.pm(
+                rt,
+                &[
+                    "exec",
+                    &cli,
+                    "sh",
+                    "-c",
+                    "i=0; until wget -qO- http://127.0.0.1:8080/x; do i=$((i+1)); \
+                 [ $i -gt 50 ] && exit 1; sleep 0.1; done",
+                ],
+            );
+            expect_code(&out, 0, "podman exec CLI wget -qO- http://127.0.0.1:8080/x")?;
+            check(out.stdout.trim() == body, || {
+                format!("reply from the server container over 127.0.0.1: {out:#?}, want {body:?}")
+            })
+        })();
+        // `pod rm -f` removes everything, processes and the containers' cgroups included.
+        let cids: Vec<String> = [infra.as_str(), &srv, &cli]
+            .iter()
+            .map(|c| p.inspect(rt, c, "{{.Id}}"))
+            .collect();
+        let out = p.pm(rt, &["pod", "rm", "-f", "-t", "0", &pod]);
+        expect_code(&out, 0, "podman pod rm -f P")?;
+        let out = p.pm(rt, &["pod", "inspect", &pod]);
+        check(!out.success(), || format!("pod still there: {out:#?}"))?;
+        for c in [&srv, &cli] {
+            let out = p.pm(rt, &["inspect", c]);
+            check(!out.success(), || {
+                format!("container {c} still there: {out:#?}")
+            })?;
+        }
+        let rel = format!("libpod_parent/{podid}");
+        let left = poll(Duration::from_secs(5), || {
+            let procs = clients::cgroup_pids(&rel);
+            procs.is_empty().then_some(())
+        });
+        check(left.is_some(), || {
+            format!(
+                "processes left in the pod cgroup {rel}: {:?}",
+                clients::cgroup_pids(&rel)
+            )
+        })?;
+        for id in &cids {
+            let dirs = oxirun_integration::checks::cgroup_dirs(&format!("{rel}/libpod-{id}"));
+            check(dirs.is_empty(), || {
+                format!("container cgroups left after pod rm: {dirs:?}")
+            })?;
+        }
+        expect_code(&p.pm(rt, &["volume", "rm", &vol]), 0, "podman volume rm")?;
+        net
+    })();
+    let _ = p.pm(rt, &["pod", "rm", "-f", "-t", "0", &pod]);
+    let _ = p.pm(rt, &["volume", "rm", "-f", &vol]);
+    for id in clients::ids_in(&p.dir.path, "podid-") {
+        clients::rmdir_cgroups(&format!("libpod_parent/{id}"));
+    }
+    r
+}
+
+fn s_restart_wait_exec_user(p: &Podman, rt: &Rt) -> Res {
+    let n = p.name(rt, "restart");
+    let m = p.name(rt, "exit42");
+    let r = (|| {
+        let out = p.run(
+            rt,
+            &["-d", "--name", &n, SEC[0], SEC[1]],
+            &[
+                "sh",
+                "-c",
+                "echo boot >> /boots; echo boots=$(wc -l < /boots); trap 'exit 3' TERM; \
+                 while :; do sleep 0.1; done",
+            ],
+        );
+        expect_code(&out, 0, "podman run -d")?;
+        p.wait_log(rt, &n, "boots=1")?;
+        let pid1 = p.inspect(rt, &n, "{{.State.Pid}}");
+        expect_code(
+            &p.pm(rt, &["restart", "-t", "10", &n]),
+            0,
+            "podman restart -t 10",
+        )?;
+        p.wait_log(rt, &n, "boots=2")?;
+        let st = p.inspect(rt, &n, "{{.State.Status}} {{.State.Pid}}");
+        check(
+            st.starts_with("running ") && !st.ends_with(&format!(" {pid1}")),
+            || format!("after restart: {st:?} (pid before: {pid1})"),
+        )?;
+        let out = p.pm(rt, &["exec", "--user", "1000", &n, "id", "-u"]);
+        expect_code(&out, 0, "podman exec --user 1000 N id -u")?;
+        check(out.stdout.trim() == "1000", || {
+            format!("exec --user 1000: {out:#?}")
+        })?;
+        let out = p.pm(
+            rt,
+            &[
+                "exec",
+                "--user",
+                "1000:1000",
+                &n,
+                "sh",
+                "-c",
+                "id -g; touch /x",
+            ],
+        );
+        check(out.code != 0 && out.stdout.trim() == "1000", || {
+            format!("exec --user 1000:1000 (gid 1000, no write to the root-owned /): {out:#?}")
+        })?;
+        expect_code(
+            &p.pm(rt, &["kill", "--signal", "TERM", &n]),
+            0,
+            "podman kill -s TERM",
+        )?;
+        let out = p.pm(rt, &["wait", &n]);
+        expect_code(&out, 0, "podman wait")?;
+        check(out.stdout.trim() == "3", || {
+            format!("wait after TERM (trap exits 3): {out:#?}")
+        })?;
+        // A container that exits by itself; restarted from `exited`.
+        let out = p.run(
+            rt,
+            &["-d", "--name", &m, SEC[0], SEC[1]],
+            &["sh", "-c", "echo run; sleep 0.3; exit 42"],
+        );
+        expect_code(&out, 0, "podman run -d (exit 42)")?;
+        let out = p.pm(rt, &["wait", &m]);
+        check(out.code == 0 && out.stdout.trim() == "42", || {
+            format!("podman wait (exit 42): {out:#?}")
+        })?;
+        let st = p.inspect(rt, &m, "{{.State.Status}} {{.State.ExitCode}}");
+        check(st == "exited 42", || format!("state after exit: {st:?}"))?;
+        expect_code(&p.pm(rt, &["restart", &m]), 0, "podman restart (exited)")?;
+        let out = p.pm(rt, &["wait", &m]);
+        check(out.code == 0 && out.stdout.trim() == "42", || {
+            format!("podman wait after restart: {out:#?}")
+        })?;
+        let logs = p.pm(rt, &["logs", &m]);
+        check(logs.stdout == "run\nrun\n", || {
+            format!("logs of the restarted container: {logs:#?}")
+        })
+    })();
+    p.rm(rt, &n);
+    p.rm(rt, &m);
+    r
+}
+
+fn s_init(p: &Podman, rt: &Rt) -> Res {
+    let n = p.name(rt, "init");
+    let r = (|| {
+        let out = p.run(
+            rt,
+            &["--rm", "--init", SEC[0], SEC[1]],
+            &[
+                "sh",
+                "-c",
+                "echo init=$(tr '\\0' ' ' < /proc/1/cmdline); echo self=$$; exit 6",
+            ],
+        );
+        expect_code(&out, 6, "podman run --rm --init IMG sh -c '...; exit 6'")?;
+        check(
+            out.stdout.contains("init=/run/podman-init -- sh -c")
+                && !out.stdout.contains("self=1\n"),
+            || format!("--init: pid 1 should be podman-init, sh not pid 1: {out:#?}"),
+        )?;
+        // The init forwards `podman stop`'s SIGTERM to the command.
+        let out = p.run(
+            rt,
+            &["-d", "--init", "--name", &n, SEC[0], SEC[1]],
+            &[
+                "sh",
+                "-c",
+                "trap 'exit 0' TERM; echo ready; while :; do sleep 0.1; done",
+            ],
+        );
+        expect_code(&out, 0, "podman run -d --init")?;
+        p.wait_log(rt, &n, "ready")?;
+        let t = Instant::now();
+        expect_code(
+            &p.pm(rt, &["stop", "-t", "10", &n]),
+            0,
+            "podman stop -t 10 (--init)",
+        )?;
+        let code = p.inspect(rt, &n, "{{.State.ExitCode}}");
+        check(code == "0" && t.elapsed() < Duration::from_secs(8), || {
+            format!(
+                "TERM not forwarded by the init: exit code {code:?} after {:?}",
+                t.elapsed()
+            )
+        })
+    })();
+    p.rm(rt, &n);
+    r
+}
+
 #[test]
 fn podman_with_oxirun() {
     let p = match setup() {
@@ -666,6 +1112,12 @@ fn podman_with_oxirun() {
         ("-it through a pty", s_interactive_tty),
         ("exec -it through a pty", s_exec_interactive_tty),
         ("--user/--hostname/--workdir", s_user_hostname_workdir),
+        ("named volume", s_named_volume),
+        ("--cpus/--cpu-shares + stats", s_cpu_limits),
+        ("--network none: lo up", s_loopback_up),
+        ("pod: shared netns/volume", s_pod),
+        ("restart/wait/exec --user", s_restart_wait_exec_user),
+        ("--init", s_init),
     ];
     clients::matrix("podman", &p, scenarios, Duration::from_secs(600));
 }

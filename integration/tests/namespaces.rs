@@ -90,6 +90,18 @@ fn new_network_namespace_has_only_loopback() {
     assert_eq!(out.trim(), "lo", "{out}");
 }
 
+#[test]
+fn loopback_is_up_in_a_new_network_namespace() {
+    // podman pods with --network none talk over 127.0.0.1 (runc brings lo up too).
+    let mut c = Container::new("netns-lo");
+    let out = c.inside(
+        "ip -o link show lo; (httpd -f -p 127.0.0.1:8099 -h /etc &) ; sleep 0.3; \
+         wget -q -O- http://127.0.0.1:8099/passwd | head -1",
+    );
+    assert!(out.contains("<LOOPBACK,UP,LOWER_UP>"), "{out}");
+    assert!(out.contains("root:x:0:0"), "no traffic over lo: {out}");
+}
+
 /// Creates a persistent network namespace bound at `file` (host side, via unshare(1)).
 fn make_netns(file: &Path) {
     std::fs::write(file, "").unwrap();

@@ -52,6 +52,10 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
         _ => sys::process::exit_now(1),
     }
     enter_namespaces(cfg.spec, plan, sync_fd)?;
+    let new_net = |f: nix::sched::CloneFlags| f.contains(nix::sched::CloneFlags::CLONE_NEWNET);
+    if new_net(plan.clone_flags) || new_net(plan.after_join) {
+        sys::ns::loopback_up().map_err(|e| anyhow!("bring up lo in the network namespace: {e}"))?;
+    }
 
     let spec = cfg.spec;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
