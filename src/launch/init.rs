@@ -46,12 +46,16 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
     let mut ours = vec![sync_fd.as_raw_fd(), cfg.gate.as_raw_fd()];
     ours.extend(cfg.console_socket.map(|s| s.as_raw_fd()));
     fds::close_stray(cfg.pass_fds, &ours)?;
-    match sync::recv_msg(sync_fd)? {
-        Some(Msg::Go) => {}
-        // The parent died or gave up: nothing to report to.
-        _ => sys::process::exit_now(1),
+    // The parent's `Go` says our cgroup is set (and our id maps written). Moving a task into a
+    // v1 cgroup waits for an RCU grace period (~10 ms), so we wait for it as late as we can
+    // and set up meanwhile: at once only when the user namespace needs its maps, the extra
+    // fork must inherit the cgroup, or a fresh cgroup2 mount needs our cgroup namespace.
+    let early_go =
+        plan.new_user || plan.extra_fork || (plan.new_cgroup && cfg.cgroup.is_unified());
+    if early_go {
+        wait_go(sync_fd);
     }
-    enter_namespaces(cfg.spec, plan, sync_fd)?;
+    enter_namespaces(cfg.spec, plan, early_go, sync_fd)?;
     let new_net = |f: nix::sched::CloneFlags| f.contains(nix::sched::CloneFlags::CLONE_NEWNET);
     if new_net(plan.clone_flags) || new_net(plan.after_join) {
         sys::ns::loopback_up().map_err(|e| anyhow!("bring up lo in the network namespace: {e}"))?;
@@ -67,6 +71,12 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
 
     crate::sysctl::apply(spec)?;
     let prepared = rootfs::prepare(spec, cfg.rootfs, cfg.cgroup)?;
+    if !early_go {
+        wait_go(sync_fd);
+        if plan.new_cgroup {
+            unshare_cgroupns()?;
+        }
+    }
     if cfg.has_create_hooks() {
         // prestart and createRuntime run in the parent (runtime namespace) now.
         sync::send_msg(sync_fd, &Msg::Hooks)?;
@@ -168,9 +178,24 @@ pub fn terminal(
     crate::tty::become_stdio(pty.peer)
 }
 
+/// Wait for the parent's `Go`; exit quietly if the parent is gone.
+fn wait_go(sync_fd: &OwnedFd) {
+    match sync::recv_msg(sync_fd) {
+        Ok(Some(Msg::Go)) => {}
+        // The parent died or gave up: nothing to report to.
+        _ => sys::process::exit_now(1),
+    }
+}
+
+/// A new cgroup namespace, rooted at the cgroup the parent placed us in.
+fn unshare_cgroupns() -> Result<()> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+        .map_err(|e| anyhow!("unshare cgroup namespace: {e}"))
+}
+
 /// Join namespaces by path, create the late ones, and do the extra fork when needed; the
 /// process that returns from here is the container's init.
-fn enter_namespaces(spec: &Spec, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<()> {
+fn enter_namespaces(spec: &Spec, plan: &NsPlan, in_cgroup: bool, sync_fd: &OwnedFd) -> Result<()> {
     for (typ, path) in &plan.join {
         let ns = oci_spec::runtime::LinuxNamespaceBuilder::default()
             .typ(*typ)
@@ -192,9 +217,8 @@ fn enter_namespaces(spec: &Spec, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<()>
         nix::sched::unshare(plan.after_join)
             .map_err(|e| anyhow!("unshare namespaces in the joined user namespace: {e}"))?;
     }
-    if plan.new_cgroup {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-            .map_err(|e| anyhow!("unshare cgroup namespace: {e}"))?;
+    if plan.new_cgroup && in_cgroup {
+        unshare_cgroupns()?;
     }
     if plan.extra_fork {
         if !plan.late_flags.is_empty() {

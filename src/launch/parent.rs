@@ -56,7 +56,9 @@ fn drive(
         crate::userns::write_maps(child, cfg.spec)?;
     }
     crate::attrs::move_net_devices(cfg.spec, child)?;
-    sync::send_msg(sync_fd, &Msg::Go)?;
+    // The init may already have failed (it sets up while we place it): its error, read
+    // below, is the one to report, not our failed send.
+    let _ = sync::send_msg(sync_fd, &Msg::Go);
     loop {
         let mut passed = None;
         match sync::recv_msg_fd(sync_fd)?.map(|(m, fd)| {
