@@ -219,6 +219,7 @@ fn validate_linux(spec: &Spec) -> Result<()> {
         bail!("domainname: setting the domainname requires a UTS namespace");
     }
     crate::userns::validate(spec)?;
+    crate::rootfs::idmap::validate(spec)?;
     crate::sysctl::validate(spec)?;
     crate::attrs::validate(spec)?;
     if let Some(p) = linux.cgroups_path() {

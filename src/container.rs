@@ -216,7 +216,7 @@ pub fn create(opts: &CreateOpts) -> Result<Created> {
         match st.cgroup.create() {
             Ok(()) => st.cgroup.apply(resources)?,
             // Rootless without a delegated cgroup: run without one, like runc.
-            Err(e) if opts.rootless && !nix::unistd::geteuid().is_root() => {
+            Err(e) if opts.rootless => {
                 logging::debug(&format!("rootless: running without a cgroup: {e:#}"));
                 if resources_given.is_some() {
                     logging::warn("rootless: linux.resources ignored (no writable cgroup)");

@@ -75,23 +75,52 @@ pub fn apply(spec: &Spec) -> Result<()> {
     keys.sort();
     for (key, value) in keys {
         let rel: PathBuf = ["sys"].into_iter().chain(key.split('.')).collect();
-        let resolve = libc::RESOLVE_BENEATH
-            | libc::RESOLVE_NO_MAGICLINKS
-            | libc::RESOLVE_NO_XDEV
-            | libc::RESOLVE_NO_SYMLINKS;
-        let fd = sysfs::openat2(
-            std::os::fd::AsFd::as_fd(&proc),
-            &rel,
-            libc::O_WRONLY,
-            0,
-            resolve,
-        )
-        .map_err(|e| anyhow!("linux.sysctl: {key}: {e}"))?;
+        let fd = open_beneath(&proc, &rel).map_err(|e| anyhow!("linux.sysctl: {key}: {e}"))?;
         std::fs::File::from(fd)
             .write_all(value.as_bytes())
             .map_err(|e| anyhow!("linux.sysctl: {key}={value}: {e}"))?;
     }
     Ok(())
+}
+
+/// Open `rel` for writing beneath our private procfs: openat2 when the kernel has it, else a
+/// component-by-component O_NOFOLLOW walk that checks every step is still that procfs.
+fn open_beneath(
+    proc: &std::os::fd::OwnedFd,
+    rel: &std::path::Path,
+) -> std::io::Result<std::os::fd::OwnedFd> {
+    use nix::fcntl::{openat, OFlag};
+    use nix::sys::stat::Mode;
+    use std::os::fd::AsFd;
+    let resolve = libc::RESOLVE_BENEATH
+        | libc::RESOLVE_NO_MAGICLINKS
+        | libc::RESOLVE_NO_XDEV
+        | libc::RESOLVE_NO_SYMLINKS;
+    match sysfs::openat2(proc.as_fd(), rel, libc::O_WRONLY, 0, resolve) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
+        other => return other,
+    }
+    let parts: Vec<_> = rel.components().collect();
+    let mut dir = proc.try_clone()?;
+    for (i, part) in parts.iter().enumerate() {
+        let std::path::Component::Normal(name) = part else {
+            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+        };
+        let flags = OFlag::O_NOFOLLOW
+            | OFlag::O_CLOEXEC
+            | if i + 1 == parts.len() {
+                OFlag::O_WRONLY
+            } else {
+                OFlag::O_PATH | OFlag::O_DIRECTORY
+            };
+        let next = openat(&dir, *name, flags, Mode::empty())?;
+        if nix::sys::statfs::fstatfs(&next)?.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC
+        {
+            return Err(std::io::Error::from_raw_os_error(libc::EXDEV));
+        }
+        dir = next;
+    }
+    Ok(dir)
 }
 
 #[cfg(test)]

@@ -57,6 +57,11 @@ fn try_option(opt: &str) -> Result<(), String> {
     std::fs::create_dir(&src).unwrap();
     let m = if opt == "bind" || opt == "rbind" {
         json!({"destination": "/oxi-opt", "type": "bind", "source": src, "options": [opt]})
+    } else if opt == "idmap" || opt == "ridmap" {
+        // Only meaningful on a bind mount, with mappings (or a user namespace's).
+        let ids = json!([{"containerID": 0, "hostID": 1000, "size": 65536}]);
+        json!({"destination": "/oxi-opt", "type": "bind", "source": src, "options": ["rbind", opt],
+               "uidMappings": ids, "gidMappings": ids})
     } else {
         json!({"destination": "/oxi-opt", "type": "tmpfs", "source": "tmpfs", "options": [opt]})
     };

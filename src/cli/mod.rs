@@ -104,12 +104,30 @@ pub struct Globals {
 
 fn default_root() -> PathBuf {
     if nix::unistd::geteuid().is_root() {
-        return PathBuf::from("/run/oxirun");
+        // Real root uses /run/oxirun; root of a user namespace (podman rootless runs us in
+        // its own) honours XDG_RUNTIME_DIR unless USER says root, as runc does.
+        let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
+        match xdg {
+            Some(d)
+                if in_user_namespace() && std::env::var("USER").ok().as_deref() != Some("root") =>
+            {
+                return PathBuf::from(d).join("oxirun");
+            }
+            _ => return PathBuf::from("/run/oxirun"),
+        }
     }
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d).join("oxirun"),
         _ => PathBuf::from(format!("/tmp/oxirun-{}", nix::unistd::geteuid())),
     }
+}
+
+/// Whether we run in a user namespace other than the initial one (its uid_map is not the
+/// identity over the whole id range).
+fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+        .unwrap_or(false)
 }
 
 /// Entry point: returns the process exit code.
@@ -144,7 +162,8 @@ pub fn main() -> i32 {
     let rootless = match cli.rootless.as_deref().unwrap_or("auto") {
         "true" => true,
         "false" => false,
-        "auto" => !nix::unistd::geteuid().is_root(),
+        // runc: not root, or root of a user namespace (rootless podman runs us in its own).
+        "auto" => !nix::unistd::geteuid().is_root() || in_user_namespace(),
         other => {
             logging::fatal(&format!(
                 "--rootless: invalid value {other:?} (true, false or auto)"

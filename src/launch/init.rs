@@ -45,13 +45,13 @@ pub fn reset_signals() {
 fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
     let mut ours = vec![sync_fd.as_raw_fd(), cfg.gate.as_raw_fd()];
     ours.extend(cfg.console_socket.map(|s| s.as_raw_fd()));
+    ours.extend(crate::rootfs::idmap::inherited_fds());
     fds::close_stray(cfg.pass_fds, &ours)?;
     // The parent's `Go` says our cgroup is set (and our id maps written). Moving a task into a
     // v1 cgroup waits for an RCU grace period (~10 ms), so we wait for it as late as we can
     // and set up meanwhile: at once only when the user namespace needs its maps, the extra
     // fork must inherit the cgroup, or a fresh cgroup2 mount needs our cgroup namespace.
-    let early_go =
-        plan.new_user || plan.extra_fork || (plan.new_cgroup && cfg.cgroup.is_unified());
+    let early_go = plan.new_user || plan.extra_fork || (plan.new_cgroup && cfg.cgroup.is_unified());
     if early_go {
         wait_go(sync_fd);
     }

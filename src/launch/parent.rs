@@ -25,6 +25,7 @@ pub struct Launched {
 pub fn launch(cfg: &Config) -> Result<Launched> {
     let plan = NsPlan::new(cfg.spec);
     let (parent_end, init_end) = sync::pair()?;
+    let _idmap = crate::rootfs::idmap::prepare(cfg.spec)?;
     match clone_fork(plan.clone_flags.bits()).context("clone the container init")? {
         Forked::Child => {
             drop(parent_end);

@@ -9,12 +9,14 @@
 //!
 //! Files: `options` (pure option parsing), `resolve` (fd-based resolution and creation inside a
 //! root), `mountinfo` (parsing /proc/self/mountinfo), `mounts` (one config mount), `cgroupfs`
-//! (cgroup mounts), `devices` (device nodes, /dev symlinks), `pivot` (root propagation,
+//! (cgroup mounts), `idmap` (idmapped bind mounts, prepared by the runtime before the clone),
+//! `devices` (device nodes, /dev symlinks), `pivot` (root propagation,
 //! pivot_root), `masks` (maskedPaths, readonlyPaths, root.readonly). Raw syscalls live in
 //! `crate::sys::fs`.
 
 mod cgroupfs;
 mod devices;
+pub mod idmap;
 mod masks;
 pub mod mountinfo;
 mod mounts;

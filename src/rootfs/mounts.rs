@@ -1,6 +1,8 @@
 //! The `mounts` of config.json, in order: each destination is resolved (and created) inside
 //! the rootfs fd, the filesystem is mounted onto that fd (`/proc/self/fd/N` as target, or
 //! `move_mount` of an `open_tree` clone for binds), then propagation and recursive attributes.
+//! An idmapped bind (`idmap`/`ridmap`) arrives ready-made: its detached clone was flagged and
+//! idmapped by the runtime before the init was cloned (`super::idmap`); here it is only attached.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -48,12 +50,24 @@ pub struct Ctx<'a> {
 
 /// Mount every entry of `mounts`, in order.
 pub fn mount_all(ctx: &Ctx<'_>, mounts: &[Mount]) -> Result<()> {
-    for m in mounts {
+    for (index, m) in mounts.iter().enumerate() {
         let typ = m.typ().as_deref().unwrap_or("none");
         let dest = m.destination().display();
-        mount_one(ctx, m).map_err(|e| anyhow!("mount {dest} ({typ}): {e:#}"))?;
+        mount_one(ctx, index, m).map_err(|e| anyhow!("mount {dest} ({typ}): {e:#}"))?;
     }
+    // Idmapped trees the runtime prepared and no entry used (none, normally) are closed now.
+    super::idmap::release();
     Ok(())
+}
+
+/// The options of one config mount, with `type: bind|rbind` counted as `bind`.
+pub(crate) fn mount_options(m: &Mount) -> MountOptions {
+    let mut opts = options::parse_mount_options(m.options().as_deref().unwrap_or(&[]));
+    let typ = m.typ().as_deref().unwrap_or("");
+    if typ == "bind" || typ == "rbind" {
+        opts.flags |= MsFlags::MS_BIND;
+    }
+    opts
 }
 
 /// Whether `rel` (cleaned, relative to the root) may receive a mount of type `typ`.
@@ -83,13 +97,10 @@ fn nix_ctx<T>(r: nix::Result<T>, what: impl FnOnce() -> String) -> Result<T> {
     r.map_err(|e| anyhow!("{}: {}", what(), std::io::Error::from(e)))
 }
 
-fn mount_one(ctx: &Ctx<'_>, m: &Mount) -> Result<()> {
+fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
     let typ = m.typ().as_deref().unwrap_or("");
     let rel = resolve::clean(m.destination());
-    let mut opts = options::parse_mount_options(m.options().as_deref().unwrap_or(&[]));
-    if typ == "bind" || typ == "rbind" {
-        opts.flags |= MsFlags::MS_BIND;
-    }
+    let opts = mount_options(m);
     let bind_of_proc_root = opts.is_bind()
         && m.source().as_deref().is_some_and(|src| {
             use std::os::unix::fs::MetadataExt;
@@ -148,7 +159,15 @@ fn mount_one(ctx: &Ctx<'_>, m: &Mount) -> Result<()> {
         return post_mount(&top, &opts);
     }
 
-    let top = if opts.is_bind() {
+    let top = if opts.is_bind() && opts.idmap != options::Idmap::None {
+        // Cloned, flagged and idmapped by the runtime before the init was cloned.
+        let tree = super::idmap::take(index)
+            .ok_or_else(|| anyhow!("idmapped mount: the runtime did not prepare it"))?;
+        io_ctx(sysfs::move_mount_fd(tree.as_fd(), target.as_fd()), || {
+            "move_mount".into()
+        })?;
+        tree
+    } else if opts.is_bind() {
         let src = source.expect("checked above");
         bind_onto(ctx, src, &target, &rel, &opts)?
     } else {
@@ -206,29 +225,9 @@ pub(crate) fn bind_onto(
     if rec {
         flags |= libc::AT_RECURSIVE as u32;
     }
-    let (set, clr) = options::flags_to_attr(options::remount_flags(opts.flags), opts.cleared);
     match sysfs::open_tree(None, src, flags) {
         Ok(tree) => {
-            if set != 0 || clr != 0 {
-                io_ctx(
-                    sysfs::mount_setattr_fd(tree.as_fd(), false, set, clr, 0),
-                    || "set mount flags".into(),
-                )?;
-            }
-            // An rbind's restrictions hold for every submount too: "rbind,ro" of /sys must
-            // not leave /sys/fs/cgroup writable (CVE-2023-25809). Only restrictions are
-            // applied recursively (clearing a kernel-locked flag on a submount would fail).
-            let restrict = set
-                & (sysfs::MOUNT_ATTR_RDONLY
-                    | sysfs::MOUNT_ATTR_NOSUID
-                    | sysfs::MOUNT_ATTR_NODEV
-                    | sysfs::MOUNT_ATTR_NOEXEC);
-            if rec && restrict != 0 {
-                io_ctx(
-                    sysfs::mount_setattr_fd(tree.as_fd(), true, restrict, 0, 0),
-                    || "set recursive mount flags".into(),
-                )?;
-            }
+            set_bind_attrs(&tree, opts)?;
             io_ctx(sysfs::move_mount_fd(tree.as_fd(), target.as_fd()), || {
                 "move_mount".into()
             })?;
@@ -265,6 +264,33 @@ pub(crate) fn bind_onto(
         }
         Err(e) => Err(anyhow!("source {}: {e}", src.display())),
     }
+}
+
+/// Set the per-mount flags of `opts` on a detached bind clone `tree` (not yet attached).
+pub(crate) fn set_bind_attrs(tree: &OwnedFd, opts: &MountOptions) -> Result<()> {
+    let rec = opts.flags.contains(MsFlags::MS_REC);
+    let (set, clr) = options::flags_to_attr(options::remount_flags(opts.flags), opts.cleared);
+    if set != 0 || clr != 0 {
+        io_ctx(
+            sysfs::mount_setattr_fd(tree.as_fd(), false, set, clr, 0),
+            || "set mount flags".into(),
+        )?;
+    }
+    // An rbind's restrictions hold for every submount too: "rbind,ro" of /sys must
+    // not leave /sys/fs/cgroup writable (CVE-2023-25809). Only restrictions are
+    // applied recursively (clearing a kernel-locked flag on a submount would fail).
+    let restrict = set
+        & (sysfs::MOUNT_ATTR_RDONLY
+            | sysfs::MOUNT_ATTR_NOSUID
+            | sysfs::MOUNT_ATTR_NODEV
+            | sysfs::MOUNT_ATTR_NOEXEC);
+    if rec && restrict != 0 {
+        io_ctx(
+            sysfs::mount_setattr_fd(tree.as_fd(), true, restrict, 0, 0),
+            || "set recursive mount flags".into(),
+        )?;
+    }
+    Ok(())
 }
 
 /// The per-mount flags statvfs reports, as mount flags.

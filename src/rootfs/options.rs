@@ -25,6 +25,8 @@ pub struct MountOptions {
     pub rec_attr_clr: u64,
     /// `tmpcopyup`: copy the directory's previous contents into the new tmpfs.
     pub tmpcopyup: bool,
+    /// `idmap` / `ridmap`: an idmapped bind mount (see `rootfs::idmap`).
+    pub idmap: Idmap,
     /// Everything else, comma-joined: the filesystem-specific data argument.
     pub data: String,
 }
@@ -38,6 +40,7 @@ impl Default for MountOptions {
             rec_attr_set: 0,
             rec_attr_clr: 0,
             tmpcopyup: false,
+            idmap: Idmap::None,
             data: String::new(),
         }
     }
@@ -53,6 +56,16 @@ impl MountOptions {
     pub fn has_rec_attrs(&self) -> bool {
         self.rec_attr_set != 0 || self.rec_attr_clr != 0
     }
+}
+
+/// Whether (and how) a bind mount is idmapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idmap {
+    None,
+    /// `idmap`: the top mount of the (possibly recursive) bind is idmapped.
+    Top,
+    /// `ridmap`: every mount of the bound tree is idmapped.
+    Recursive,
 }
 
 /// The per-mount flags a bind mount needs a remount for (everything except bind/rec/remount).
@@ -174,6 +187,17 @@ pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
         }
         if opt == "tmpcopyup" {
             o.tmpcopyup = true;
+            continue;
+        }
+        // `ridmap` wins over `idmap` whatever the order: recursion is never silently dropped.
+        if opt == "idmap" {
+            if o.idmap == Idmap::None {
+                o.idmap = Idmap::Top;
+            }
+            continue;
+        }
+        if opt == "ridmap" {
+            o.idmap = Idmap::Recursive;
             continue;
         }
         if opt.starts_with("x-") || opt.is_empty() {
@@ -327,6 +351,8 @@ mod tests {
             "rnodiratime",
             "rdiratime",
             "tmpcopyup",
+            "idmap",
+            "ridmap",
             "x-systemd.automount",
         ] {
             assert_eq!(
@@ -375,6 +401,23 @@ mod tests {
         assert!(o.tmpcopyup);
         let empty: [&str; 0] = [];
         assert_eq!(parse_mount_options(&empty), MountOptions::default());
+    }
+
+    #[test]
+    fn idmap_and_ridmap() {
+        assert_eq!(parse_mount_options(&["bind"]).idmap, Idmap::None);
+        assert_eq!(parse_mount_options(&["bind", "idmap"]).idmap, Idmap::Top);
+        assert_eq!(
+            parse_mount_options(&["rbind", "ridmap"]).idmap,
+            Idmap::Recursive
+        );
+        assert_eq!(
+            parse_mount_options(&["ridmap", "idmap"]).idmap,
+            Idmap::Recursive
+        );
+        let o = parse_mount_options(&["idmap", "rw"]);
+        assert_eq!(o.data, "");
+        assert!(!o.is_bind());
     }
 
     #[test]

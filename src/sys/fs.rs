@@ -31,6 +31,8 @@ pub const MOUNT_ATTR_NOATIME: u64 = 0x0000_0010;
 pub const MOUNT_ATTR_STRICTATIME: u64 = 0x0000_0020;
 pub const MOUNT_ATTR_NODIRATIME: u64 = 0x0000_0080;
 pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+/// Idmap the mount with the user namespace in `mount_attr.userns_fd` (Linux 5.12).
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
 // linux/mount.h: fsopen/fsconfig/fsmount.
 const FSOPEN_CLOEXEC: u32 = 0x1;
@@ -181,6 +183,40 @@ pub fn mount_setattr_fd(
     let empty = c"";
     // SAFETY: `attr` is a live `struct mount_attr` (VER0 size) for the duration of the call;
     // the path is a static empty C string; fd is a borrowed open fd.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    unit(ret)
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH | [AT_RECURSIVE], {MOUNT_ATTR_IDMAP, userns_fd})`:
+/// idmap a detached mount (tree) with the id mappings of the user namespace `userns`.
+/// The kernel only accepts this on a mount that was never attached (an `open_tree` clone).
+pub fn mount_setattr_idmap(
+    fd: BorrowedFd<'_>,
+    recursive: bool,
+    userns: BorrowedFd<'_>,
+) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    let empty = c"";
+    // SAFETY: `attr` is a live `struct mount_attr` (VER0 size) for the duration of the call;
+    // the path is a static empty C string; both fds are borrowed open fds.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
