@@ -293,7 +293,9 @@ fn find_runtimes(manifest: &Path, bench_dir: &Path) -> Result<Vec<Runtime>> {
             global_args: global.iter().map(|s| s.to_string()).collect(),
             mnt_ns: None,
             version,
-            root: bench_dir.join("state").join(name),
+            root: bench_dir
+                .join("state")
+                .join(format!("{name}-{}", mode.label().replace(' ', "-"))),
             samples: [Vec::new(), Vec::new()],
             errors: [err.clone(), err],
         });
@@ -309,7 +311,15 @@ fn find_runtimes(manifest: &Path, bench_dir: &Path) -> Result<Vec<Runtime>> {
                 bin.display()
             )
         });
-        add("oxirun", bin, Mode::Cgroups, &[], err);
+        add("oxirun", bin.clone(), Mode::Cgroups, &[], err.clone());
+        // The same mode as crun here (crun cannot use this hybrid host's cgroups).
+        add(
+            "oxirun",
+            bin,
+            Mode::NoCgroups,
+            &["--cgroup-manager=disabled"],
+            err,
+        );
     }
     for name in ["runc", "crun", "youki"] {
         if !want(name) {
@@ -464,7 +474,7 @@ impl Bench {
             .trim()
             .parse()
             .with_context(|| format!("pid file holds {text:?}"))?;
-        if !self.cgroups_seen.contains_key(&rt.name) {
+        if !self.cgroups_seen.contains_key(&rt.row_name()) {
             // First warm-up only: which hierarchies got this container's cgroup.
             let seen = cgroup_parents()
                 .iter()
@@ -475,7 +485,7 @@ impl Bench {
                         .map(|n| n.to_string_lossy().into_owned())
                 })
                 .collect();
-            self.cgroups_seen.insert(rt.name.clone(), seen);
+            self.cgroups_seen.insert(rt.row_name(), seen);
         }
         let start = self.exec(rt, &["start", id])?;
         let t_wait = Instant::now();
@@ -916,7 +926,7 @@ fn report(
             "binary": rt.bin,
             "version": rt.version,
             "mode": rt.mode.label(),
-            "cgroup_hierarchies_after_create": cgroups_seen.get(&rt.name),
+            "cgroup_hierarchies_after_create": cgroups_seen.get(&rt.row_name()),
             "scenarios": scen,
         }));
     }
@@ -943,13 +953,23 @@ fn report(
         None => {
             let _ = writeln!(out, "  oxirun not measured");
         }
-        Some(o) => {
+        Some(first) => {
             for (r, rt) in runtimes.iter().enumerate() {
-                if r == o {
+                if rt.name == "oxirun" {
                     continue;
                 }
+                // Compare with oxirun in the peer's own cgroup mode when it was measured so.
+                let o = runtimes
+                    .iter()
+                    .position(|x| x.name == "oxirun" && x.mode == rt.mode)
+                    .unwrap_or(first);
                 let note = if rt.mode != runtimes[o].mode {
-                    format!(" [modes differ: oxirun with cgroups, {} without]", rt.name)
+                    format!(
+                        " [modes differ: oxirun {}, {} {}]",
+                        runtimes[o].mode.label(),
+                        rt.name,
+                        rt.mode.label()
+                    )
                 } else {
                     String::new()
                 };
@@ -988,7 +1008,7 @@ fn report(
         "\ncgroup of the container right after `create` (first warm-up):"
     );
     for rt in runtimes {
-        let seen = match cgroups_seen.get(&rt.name) {
+        let seen = match cgroups_seen.get(&rt.row_name()) {
             None => "not checked (create failed)".to_string(),
             Some(v) if v.is_empty() => "none".to_string(),
             Some(v) => v.join(" "),

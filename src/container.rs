@@ -57,6 +57,8 @@ pub struct CreateOpts {
     pub rootless: bool,
     /// `run` without `--detach`: a terminal's master comes back to us to proxy.
     pub foreground: bool,
+    /// `--cgroup-manager=disabled`: no cgroup (and no resource limits) at all.
+    pub no_cgroups: bool,
 }
 
 /// What `create` hands back.
@@ -170,13 +172,22 @@ pub fn create(opts: &CreateOpts) -> Result<Created> {
     let cgroups_path = linux
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
-    let cgroup = Cgroup::resolve(cgroups_path.as_deref(), &opts.id)?;
+    let cgroup = if opts.no_cgroups {
+        if linux.and_then(|l| l.resources().as_ref()).is_some() {
+            logging::debug("--cgroup-manager=disabled: linux.resources ignored");
+        }
+        Cgroup::default()
+    } else {
+        Cgroup::resolve(cgroups_path.as_deref(), &opts.id)?
+    };
     // Without linux.resources the container still gets the default device rules (deny all
     // but the standard devices), as with runc.
     let no_resources = oci_spec::runtime::LinuxResources::default();
     let resources_given = linux.and_then(|l| l.resources().as_ref());
     let resources = resources_given.unwrap_or(&no_resources);
-    cgroup.validate_resources(resources)?;
+    if !opts.no_cgroups {
+        cgroup.validate_resources(resources)?;
+    }
     let pid_file = opts
         .pid_file
         .as_ref()
@@ -214,6 +225,7 @@ pub fn create(opts: &CreateOpts) -> Result<Created> {
         // Saved before anything exists, so `delete --force` can clean up a half-made container.
         sdir.save(&st)?;
         match st.cgroup.create() {
+            Ok(()) if opts.no_cgroups => {}
             Ok(()) => st.cgroup.apply(resources)?,
             // Rootless without a delegated cgroup: run without one, like runc.
             Err(e) if opts.rootless => {

@@ -16,6 +16,7 @@ const VALUE_FLAGS: &[&str] = &[
     "preserve-fds",
     "format",
     "criu",
+    "cgroup-manager",
     "process",
     "cwd",
     "env",

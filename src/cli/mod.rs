@@ -50,6 +50,10 @@ pub struct Cli {
     /// Use the systemd cgroup driver (not supported yet: create refuses it)
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
+    /// cgroup manager (crun's flag): cgroupfs (default), systemd (= --systemd-cgroup) or
+    /// disabled (no cgroup at all; podman passes it to runtimes that support it)
+    #[arg(long = "cgroup-manager", global = true)]
+    cgroup_manager: Option<String>,
     /// Rootless mode: true, false or auto (for `spec`: generate a rootless config)
     #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
     rootless: Option<String>,
@@ -99,6 +103,8 @@ enum Command {
 pub struct Globals {
     pub root: PathBuf,
     pub systemd_cgroup: bool,
+    /// `--cgroup-manager=disabled`: create containers without a cgroup.
+    pub no_cgroups: bool,
     pub rootless: bool,
 }
 
@@ -171,14 +177,26 @@ pub fn main() -> i32 {
             return 1;
         }
     };
+    let (systemd_cgroup, no_cgroups) = match cli.cgroup_manager.as_deref() {
+        None | Some("cgroupfs") => (cli.systemd_cgroup, false),
+        Some("systemd") => (true, false),
+        Some("disabled") => (cli.systemd_cgroup, true),
+        Some(other) => {
+            logging::fatal(&format!(
+                "--cgroup-manager: unknown manager {other:?} (cgroupfs, systemd or disabled)"
+            ));
+            return 1;
+        }
+    };
     let globals = Globals {
+        no_cgroups,
         // Absolute: create chdirs into the bundle.
         root: cli
             .root
             .clone()
             .map(|r| std::path::absolute(&r).unwrap_or(r))
             .unwrap_or_else(default_root),
-        systemd_cgroup: cli.systemd_cgroup,
+        systemd_cgroup,
         rootless,
     };
     let Some(command) = cli.command else {
