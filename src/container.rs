@@ -90,6 +90,11 @@ pub fn status(root: &Path, st: &State) -> Status {
     if !init_alive(st) {
         return Status::Stopped;
     }
+    // Frozen first: a paused created container must read as paused (as in runc), or delete
+    // would kill it without thawing and start would block on it.
+    if st.cgroup.is_frozen().unwrap_or(false) {
+        return Status::Paused;
+    }
     if root
         .join(&st.id)
         .join(crate::state::EXEC_SOCK)
@@ -97,9 +102,6 @@ pub fn status(root: &Path, st: &State) -> Status {
         .is_ok()
     {
         return Status::Created;
-    }
-    if st.cgroup.is_frozen().unwrap_or(false) {
-        return Status::Paused;
     }
     Status::Running
 }
@@ -342,7 +344,8 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     match status(root, &st) {
         Status::Created => {}
         Status::Stopped => bail!("cannot start a container that has stopped"),
-        Status::Running | Status::Paused | Status::Creating => {
+        Status::Paused => bail!("cannot start a container in the paused state"),
+        Status::Running | Status::Creating => {
             bail!("cannot start an already running container")
         }
     }
@@ -416,12 +419,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     match status {
         Status::Stopped => {}
         Status::Created => kill_and_wait(&st)?,
-        Status::Running | Status::Paused if force => {
-            if status == Status::Paused {
-                let _ = st.cgroup.thaw();
-            }
-            kill_and_wait(&st)?;
-        }
+        Status::Running | Status::Paused if force => kill_and_wait(&st)?,
         Status::Running | Status::Paused | Status::Creating => bail!(
             "cannot delete container {id} that is not stopped: {}",
             status.as_str()
@@ -431,6 +429,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 }
 
 fn kill_and_wait(st: &State) -> Result<()> {
+    // A frozen init cannot die until it is thawed.
+    if st.cgroup.is_frozen().unwrap_or(false) {
+        let _ = st.cgroup.thaw();
+    }
     if let Some(pidfd) = signal_init(st, libc::SIGKILL)? {
         if !wait_exit(&pidfd, 10_000) {
             bail!("container init {} did not exit after SIGKILL", st.pid);

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -41,7 +42,20 @@ pub fn name(typ: LinuxNamespaceType) -> &'static str {
 pub fn open_checked(ns: &LinuxNamespace, path: &Path) -> Result<File> {
     let typ = ns.typ();
     let what = name(typ);
-    let file = File::open(path)
+    // nsfs files are regular files; anything else (a FIFO that would block the open, a device
+    // whose open has side effects) is refused before it is opened.
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("linux.namespaces: {what} path {}", path.display()))?;
+    if !meta.is_file() {
+        bail!(
+            "linux.namespaces: {what} path {} is not a namespace",
+            path.display()
+        );
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
         .with_context(|| format!("linux.namespaces: {what} path {}", path.display()))?;
     let actual = crate::sys::ns::ns_type(file.as_fd()).map_err(|_| {
         anyhow::anyhow!(

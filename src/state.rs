@@ -91,6 +91,7 @@ impl StateDir {
 
     /// Open and lock an existing container's directory.
     pub fn open(root: &Path, id: &str) -> Result<StateDir> {
+        crate::bundle::validate_id(id)?;
         let dir = root.join(id);
         match lock(&dir) {
             Ok(lock) => Ok(StateDir { dir, lock }),
@@ -138,6 +139,7 @@ impl StateDir {
 
 /// Read a container's state without locking (for `state`, `list`).
 pub fn load(root: &Path, id: &str) -> Result<State> {
+    crate::bundle::validate_id(id)?;
     let dir = root.join(id);
     if !dir.is_dir() {
         bail!("container {id} does not exist");

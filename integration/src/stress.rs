@@ -261,6 +261,30 @@ pub fn snapshot(dir: &Path, prefix: &str) -> HostSnapshot {
     }
 }
 
+/// Thaws the freezer of a cgroup this test created (`rel` must be under `oxirun-it/`): v1
+/// `freezer.state`, v2 `cgroup.freeze`. For cleaning up after a runtime that left one frozen.
+pub fn thaw_test_cgroup(rel: &str) {
+    if !rel.starts_with("oxirun-it/") || rel.contains("..") {
+        return;
+    }
+    for d in crate::checks::cgroup_dirs(rel) {
+        if d.join("freezer.state").exists() {
+            let _ = fs::write(d.join("freezer.state"), "THAWED");
+        }
+        if d.join("cgroup.freeze").exists() {
+            let _ = fs::write(d.join("cgroup.freeze"), "0");
+        }
+    }
+}
+
+/// True if any hierarchy shows the cgroup (`oxirun-it/...`) frozen.
+pub fn test_cgroup_frozen(rel: &str) -> bool {
+    crate::checks::cgroup_dirs(rel).iter().any(|d| {
+        fs::read_to_string(d.join("freezer.state")).is_ok_and(|s| s.trim() != "THAWED")
+            || fs::read_to_string(d.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+    })
+}
+
 /// Pids whose parent is this process (the test binary, a child subreaper).
 pub fn my_children() -> Vec<i32> {
     let me = std::process::id() as i32;

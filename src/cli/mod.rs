@@ -2,7 +2,7 @@
 //! `--f=v`, single-dash long flags (go-runc sends `-no-subreaper`), `--bool=true|false`.
 //! One file per subcommand; parsing and printing only, the work is in `container`.
 
-mod args;
+pub mod args;
 mod create;
 mod delete;
 mod events;
