@@ -474,9 +474,9 @@ impl Bench {
             .trim()
             .parse()
             .with_context(|| format!("pid file holds {text:?}"))?;
-        if !self.cgroups_seen.contains_key(&rt.row_name()) {
-            // First warm-up only: which hierarchies got this container's cgroup.
-            let seen = cgroup_parents()
+        // First warm-up only: which hierarchies got this container's cgroup.
+        self.cgroups_seen.entry(rt.row_name()).or_insert_with(|| {
+            cgroup_parents()
                 .iter()
                 .filter(|p| p.join(leaf).is_dir())
                 .filter_map(|p| {
@@ -484,9 +484,8 @@ impl Bench {
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
                 })
-                .collect();
-            self.cgroups_seen.insert(rt.row_name(), seen);
-        }
+                .collect()
+        });
         let start = self.exec(rt, &["start", id])?;
         let t_wait = Instant::now();
         let init_cpu = wait_init(pid)?;

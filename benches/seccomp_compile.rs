@@ -6,13 +6,13 @@
 use std::time::Instant;
 
 fn main() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/seccomp/tests/data/docker-default.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/seccomp/tests/data/docker-default.json"
+    );
     let text = std::fs::read_to_string(path).expect("read the docker default profile");
     let value: serde_json::Value = serde_json::from_str(&text).expect("profile JSON");
-    let seccomp_value = value
-        .pointer("/linux/seccomp")
-        .cloned()
-        .unwrap_or(value);
+    let seccomp_value = value.pointer("/linux/seccomp").cloned().unwrap_or(value);
     let seccomp: oci_spec::runtime::LinuxSeccomp =
         serde_json::from_value(seccomp_value).expect("a LinuxSeccomp object");
     let names: usize = seccomp
@@ -43,7 +43,10 @@ fn main() {
         "  program: {} BPF instructions (kernel limit 4096)",
         program.instructions().len()
     );
-    println!("  first compile in this process: {:.1} us", first.as_secs_f64() * 1e6);
+    println!(
+        "  first compile in this process: {:.1} us",
+        first.as_secs_f64() * 1e6
+    );
     println!(
         "  median {:.1} us   p90 {:.1} us   min {:.1} us",
         pct(0.5),

@@ -15,8 +15,8 @@
 pub mod binary;
 pub mod cgroupfs;
 pub mod checks;
-pub mod confcheck;
 pub mod clients;
+pub mod confcheck;
 pub mod container;
 pub mod cprog;
 pub mod impostor;

@@ -168,9 +168,12 @@ fn with_a_user_namespace_the_container_mappings_are_used() {
     assert_eq!(owner(&vol.join("new")), (0, 0));
 }
 
+/// (name, mount builder for a host dir, expected error phrase).
+type BadCase = (&'static str, fn(&Path) -> Value, &'static str);
+
 #[test]
 fn bad_idmap_configs_fail_before_anything_exists() {
-    let cases: [(&str, fn(&Path) -> Value, &str); 4] = [
+    let cases: [BadCase; 4] = [
         (
             "noopt",
             |src| idmapped(src, "/vol", &["bind"], Some(map(0, 1000, 1))),

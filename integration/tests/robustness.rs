@@ -106,7 +106,6 @@ fn sigkill_create_at_random_points() {
     let t0 = Instant::now();
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
-            let window_us = window_us;
             let (killed, completed) = (killed.clone(), completed.clone());
             let (state_ok, state_missing) = (state_ok.clone(), state_missing.clone());
             std::thread::spawn(move || {

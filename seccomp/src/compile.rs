@@ -448,9 +448,9 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Native) -> Result<Program, Er
         let mut rule_sets: Vec<Vec<Cond>> = all
             .iter()
             .filter(|c| repeated(c))
-            .map(|c| vec![c.clone()])
+            .map(|c| vec![*c])
             .collect();
-        let unique: Vec<Cond> = all.iter().filter(|c| !repeated(c)).cloned().collect();
+        let unique: Vec<Cond> = all.iter().filter(|c| !repeated(c)).copied().collect();
         if !unique.is_empty() || rule_sets.is_empty() {
             rule_sets.push(unique);
         }

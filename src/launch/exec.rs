@@ -192,23 +192,7 @@ fn setup(
         super::init::terminal(size, cfg.console_socket, sync_fd, false)?;
     }
     crate::attrs::apply_process(p)?;
-    process::set_rlimits(p)?;
-    let nnp = p.no_new_privileges() == Some(true);
-    if let Some(program) = cfg.seccomp.filter(|_| !nnp) {
-        super::load_seccomp(program, sync_fd)?;
-    }
-    let caps = p.capabilities().as_ref();
-    process::drop_bounding(caps)?;
-    process::set_user(p)?;
-    process::apply_caps(caps)?;
-    process::enter_cwd(p.cwd())?;
-    let exec = process::prepare_exec(p)?;
-    if nnp {
-        sys::process::set_no_new_privs().context("no_new_privs")?;
-        if let Some(program) = cfg.seccomp {
-            super::load_seccomp(program, sync_fd)?;
-        }
-    }
+    let exec = super::finish_process(p, cfg.seccomp, sync_fd)?;
     fds::finish(cfg.pass_fds)?;
     sync::send_msg(sync_fd, &Msg::Ready)?;
     Ok(exec)

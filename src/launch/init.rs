@@ -15,7 +15,7 @@ use super::fds;
 use super::sync::{self, Msg};
 use super::{Config, NsPlan};
 use crate::container::Status;
-use crate::process::{self, Exec};
+use crate::process::Exec;
 use crate::sys::process::{clone_fork, Forked};
 use crate::{hooks, namespaces, rootfs, sys};
 
@@ -110,18 +110,7 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
             }
         }
     }
-    process::set_rlimits(proc_spec)?;
-    let nnp = proc_spec.no_new_privileges() == Some(true);
-    if let Some(program) = cfg.seccomp.filter(|_| !nnp) {
-        // Without no_new_privs the filter needs CAP_SYS_ADMIN: load it before dropping caps.
-        super::load_seccomp(program, sync_fd)?;
-    }
-    let caps = proc_spec.capabilities().as_ref();
-    process::drop_bounding(caps)?;
-    process::set_user(proc_spec)?;
-    process::apply_caps(caps)?;
-    process::enter_cwd(proc_spec.cwd())?;
-    let mut exec = process::prepare_exec(proc_spec)?;
+    let mut exec = super::finish_process(proc_spec, cfg.seccomp, sync_fd)?;
     if cfg.listen_fds > 0 {
         for var in [
             format!("LISTEN_FDS={}", cfg.listen_fds),
@@ -129,13 +118,6 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
         ] {
             exec.env
                 .push(std::ffi::CString::new(var).context("LISTEN_FDS")?);
-        }
-    }
-    if nnp {
-        sys::process::set_no_new_privs().context("no_new_privs")?;
-        if let Some(program) = cfg.seccomp {
-            // As late as possible: everything above runs unfiltered.
-            super::load_seccomp(program, sync_fd)?;
         }
     }
     fds::finish(cfg.pass_fds)?;

@@ -87,6 +87,38 @@ pub fn load_seccomp(
     Ok(())
 }
 
+/// The last steps before execve, shared by the init and exec'd processes: rlimits, the
+/// seccomp filter (before the capability drop without no_new_privs, since loading then needs
+/// CAP_SYS_ADMIN; right after no_new_privs otherwise, so everything before runs unfiltered),
+/// the bounding set (needs root), the user switch, the capability sets, the (verified) cwd and
+/// the executable lookup.
+pub fn finish_process(
+    p: &oci_spec::runtime::Process,
+    seccomp: Option<&oxirun_seccomp::Program>,
+    sync_fd: &std::os::fd::OwnedFd,
+) -> anyhow::Result<crate::process::Exec> {
+    use crate::process;
+    use anyhow::Context;
+    process::set_rlimits(p)?;
+    let nnp = p.no_new_privileges() == Some(true);
+    if let Some(program) = seccomp.filter(|_| !nnp) {
+        load_seccomp(program, sync_fd)?;
+    }
+    let caps = p.capabilities().as_ref();
+    process::drop_bounding(caps)?;
+    process::set_user(p)?;
+    process::apply_caps(caps)?;
+    process::enter_cwd(p.cwd())?;
+    let exec = process::prepare_exec(p)?;
+    if nnp {
+        crate::sys::process::set_no_new_privs().context("no_new_privs")?;
+        if let Some(program) = seccomp {
+            load_seccomp(program, sync_fd)?;
+        }
+    }
+    Ok(exec)
+}
+
 /// Parent side: give a seccomp listener fd to the agent, with the container process state.
 pub fn send_listener(
     program: &oxirun_seccomp::Program,
