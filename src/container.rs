@@ -569,6 +569,18 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
         .as_deref()
         .map(crate::tty::connect_console_socket)
         .transpose()?;
+    // Socket activation: the process learns about its fds as the init does.
+    let mut with_listen;
+    let p = if listen > 0 {
+        with_listen = p.clone();
+        let mut env = with_listen.env().clone().unwrap_or_default();
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.extend([format!("LISTEN_FDS={listen}"), "LISTEN_PID=1".into()]);
+        with_listen.set_env(Some(env));
+        &with_listen
+    } else {
+        p
+    };
     let cfg = launch::exec::ExecConfig {
         state: &st,
         process: p,

@@ -109,3 +109,81 @@ fn detached_container_uses_runtime_stdio() {
         c.container_output()
     );
 }
+
+/// Runs `sh -c 'LISTEN_PID=$$ LISTEN_FDS=1 exec oxirun <args>'` with `file` at fd 3: systemd's
+/// socket activation, where LISTEN_PID names the runtime process itself.
+fn spawn_activated(c: &Container, args: &[&str], file: &File) -> (i32, OutFiles) {
+    let files = OutFiles::new(&c.dir.path, "listen");
+    let rt = c.command(args);
+    let mut line = String::from("LISTEN_PID=$$ LISTEN_FDS=1 exec");
+    line.push(' ');
+    line.push_str(rt.get_program().to_str().unwrap());
+    for a in rt.get_args() {
+        line.push_str(&format!(" '{}'", a.to_str().unwrap()));
+    }
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", &line]).current_dir(&c.dir.path);
+    files.attach(&mut cmd);
+    let src = file.as_raw_fd();
+    // SAFETY: dup2 is async-signal-safe; it runs in the forked child before exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // dup2(3, 3) would keep FD_CLOEXEC: clear it explicitly in that case.
+            let rc = if src == 3 {
+                libc::fcntl(src, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(src, 3)
+            };
+            if rc < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn sh");
+    let code = wait_child(&mut child, Duration::from_secs(30), "oxirun");
+    (code, files)
+}
+
+#[test]
+fn listen_fds_reach_the_container_with_listen_pid_1() {
+    let mut c = Container::new("listenfds");
+    c.sh("echo env: $LISTEN_FDS $LISTEN_PID; echo fds: $(ls /proc/self/fd | sort -n | tr '\\n' ' '); cat <&3");
+    c.write_config();
+    let src = c.dir.join("activation.txt");
+    std::fs::write(&src, "socket-activation-payload\n").unwrap();
+    let f = File::open(&src).unwrap();
+    let b = c.bundle_str();
+    let (code, files) = spawn_activated(&c, &["run", "--bundle", &b, &c.id], &f);
+    let out = files.read(code);
+    assert_eq!(code, 0, "run with LISTEN_FDS: {out:#?}");
+    assert!(out.stdout.contains("env: 1 1"), "{out:#?}");
+    assert!(out.stdout.contains("fds: 0 1 2 3 "), "{out:#?}");
+    assert!(out.stdout.contains("socket-activation-payload"), "{out:#?}");
+}
+
+#[test]
+fn listen_fds_reach_an_exec_process() {
+    let mut c = Container::new("listenexec");
+    c.args(&["sleep", "30"]);
+    c.run_detached().ok("run -d");
+    let src = c.dir.join("activation.txt");
+    std::fs::write(&src, "exec-activation-payload\n").unwrap();
+    let f = File::open(&src).unwrap();
+    let (code, files) = spawn_activated(
+        &c,
+        &[
+            "exec",
+            &c.id,
+            "sh",
+            "-c",
+            "echo env: $LISTEN_FDS $LISTEN_PID; cat <&3",
+        ],
+        &f,
+    );
+    let out = files.read(code);
+    assert_eq!(code, 0, "exec with LISTEN_FDS: {out:#?}");
+    assert!(out.stdout.contains("env: 1 1"), "{out:#?}");
+    assert!(out.stdout.contains("exec-activation-payload"), "{out:#?}");
+    c.delete(true).ok("delete -f");
+}
