@@ -190,9 +190,17 @@ fn hooks(ctx: &Ctx, rt: &Runtime) -> Result<Vec<Check>> {
             format!("order {after_start:?}")
         }),
     );
+    // The program appends its line after start returned: poll for it (bounded) instead of a
+    // fixed sleep, which a loaded machine outlasts.
     wait_file(&b.shared().join("order"));
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    let o = order(&b);
+    let mut o = order(&b);
+    for _ in 0..250 {
+        if o.iter().any(|h| h == "program") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        o = order(&b);
+    }
     let pos = |n: &str| o.iter().position(|h| h == n);
     l.add(
         "startContainer ran before the user-specified program",

@@ -411,13 +411,14 @@ fn config_immutable(ctx: &Ctx, rt: &Runtime) -> Result<Vec<Check>> {
     b.write()?;
     let out = rt.cmd(&b.dir, &["start", &b.id]);
     l.add("start succeeds", Outcome::check(out.ok, || out.brief()));
+    // The file exists as soon as the shell opened it: read it once the container is done.
     wait_file(&b.shared().join("marker"));
+    rt.wait_status(&b.dir, &b.id, "stopped", 5);
     let got = fs::read_to_string(b.shared().join("marker")).unwrap_or_default();
     l.add(
         "process.args edited after create did not change the program",
         Outcome::eq(got.trim(), "original"),
     );
-    rt.wait_status(&b.dir, &b.id, "stopped", 5);
     rt.force_delete(&b.dir, &b.id);
     Ok(v)
 }
