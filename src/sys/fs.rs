@@ -103,18 +103,28 @@ pub fn openat2(
         },
         resolve,
     };
-    // SAFETY: `p` is a valid NUL-terminated string and `how` a live, properly sized
-    // `struct open_how` for the duration of the call; dirfd is a borrowed open fd.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dirfd.as_raw_fd(),
-            p.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    owned(ret)
+    // With RESOLVE_IN_ROOT/BENEATH the kernel answers EAGAIN when a mount or rename anywhere
+    // on the system raced a ".." step; openat2(2) says to retry. Bounded: a persistent race is
+    // reported, not spun on.
+    let mut tries = 0;
+    loop {
+        // SAFETY: `p` is a valid NUL-terminated string and `how` a live, properly sized
+        // `struct open_how` for the duration of the call; dirfd is a borrowed open fd.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd.as_raw_fd(),
+                p.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        let result = owned(ret);
+        match &result {
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && tries < 128 => tries += 1,
+            _ => return result,
+        }
+    }
 }
 
 /// `open_tree(2)`. With `OPEN_TREE_CLONE` the result is a detached copy of the mount (tree).
