@@ -145,7 +145,17 @@ fn lifecycle_create_add_freeze_kill_remove() {
     }
     t.cg.thaw().unwrap();
     assert!(!t.cg.is_frozen().unwrap());
-    assert_eq!(proc_state(pid), 'S');
+    // Thawed, the sleeper is briefly runnable ('R') before it sleeps again ('S'): wait for
+    // that (bounded); a task still frozen would stay in 'D'.
+    let mut state = proc_state(pid);
+    for _ in 0..200 {
+        if state == 'S' {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        state = proc_state(pid);
+    }
+    assert_eq!(state, 'S');
 
     t.cg.kill_all(libc::SIGKILL).unwrap();
     let status = t.children[0].wait().unwrap();
