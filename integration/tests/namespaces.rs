@@ -95,8 +95,9 @@ fn loopback_is_up_in_a_new_network_namespace() {
     // podman pods with --network none talk over 127.0.0.1 (runc brings lo up too).
     let mut c = Container::new("netns-lo");
     let out = c.inside(
-        "ip -o link show lo; (httpd -f -p 127.0.0.1:8099 -h /etc &) ; sleep 0.3; \
-         wget -q -O- http://127.0.0.1:8099/passwd | head -1",
+        "ip -o link show lo; (httpd -f -p 127.0.0.1:8099 -h /etc &); \
+         for i in $(seq 50); do wget -q -O- http://127.0.0.1:8099/passwd 2>/dev/null | head -1 \
+         | grep . && break; sleep 0.1; done",
     );
     assert!(out.contains("<LOOPBACK,UP,LOWER_UP>"), "{out}");
     assert!(out.contains("root:x:0:0"), "no traffic over lo: {out}");
