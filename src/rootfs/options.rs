@@ -124,6 +124,10 @@ pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
         };
         if let Some((flag, set)) = plain {
             if set {
+                // One atime mode at a time: the last one given wins, as with mount(8).
+                if ATIME_FLAGS.contains(flag) {
+                    o.flags &= !ATIME_FLAGS;
+                }
                 o.flags |= flag;
                 o.cleared &= !flag;
             } else {
@@ -204,17 +208,6 @@ pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
             continue;
         }
         data.push(opt);
-    }
-    // At most one atime mode reaches the kernel: the last one given wins as with mount(8).
-    if (o.flags & ATIME_FLAGS).bits().count_ones() > 1 {
-        let last = options.iter().rev().find_map(|s| match s.as_ref() {
-            "noatime" => Some(MsFlags::MS_NOATIME),
-            "relatime" => Some(MsFlags::MS_RELATIME),
-            "strictatime" => Some(MsFlags::MS_STRICTATIME),
-            _ => None,
-        });
-        o.flags &= !ATIME_FLAGS;
-        o.flags |= last.unwrap_or(MsFlags::empty());
     }
     o.data = data.join(",");
     o
@@ -446,5 +439,16 @@ mod tests {
             Some(MsFlags::MS_UNBINDABLE)
         );
         assert_eq!(parse_rootfs_propagation("bogus"), None);
+    }
+
+    #[test]
+    fn a_later_no_atime_option_is_not_undone() {
+        // Found by the mount_options fuzz target: the last-mode fix-up re-added a mode that a
+        // later "norelatime" had cleared.
+        let o = parse_mount_options(&["noatime", "strictatime", "relatime", "norelatime"]);
+        assert_eq!(o.flags & o.cleared, MsFlags::empty(), "{o:?}");
+        assert!(!o.flags.contains(MsFlags::MS_RELATIME), "{o:?}");
+        let o = parse_mount_options(&["noatime", "relatime", "strictatime"]);
+        assert_eq!(o.flags & ATIME_FLAGS, MsFlags::MS_STRICTATIME, "{o:?}");
     }
 }
