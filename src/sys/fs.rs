@@ -171,6 +171,29 @@ pub fn move_mount_fd(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<()>
     unit(ret)
 }
 
+/// `mount_setattr(fd, "", AT_EMPTY_PATH | [AT_RECURSIVE], attr)`: the one raw call behind the
+/// two wrappers below.
+fn mount_setattr_raw(fd: BorrowedFd<'_>, recursive: bool, attr: &MountAttr) -> io::Result<()> {
+    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    let empty = c"";
+    // SAFETY: `attr` is a live `struct mount_attr` (VER0 size) for the duration of the call;
+    // the path is a static empty C string; fd is a borrowed open fd.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            flags,
+            attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    unit(ret)
+}
+
 /// `mount_setattr(fd, "", AT_EMPTY_PATH | [AT_RECURSIVE], {set, clr, propagation})`.
 /// `propagation` is 0 or one of `MS_PRIVATE`, `MS_SHARED`, `MS_SLAVE`, `MS_UNBINDABLE`.
 pub fn mount_setattr_fd(
@@ -186,24 +209,7 @@ pub fn mount_setattr_fd(
         propagation,
         userns_fd: 0,
     };
-    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
-    if recursive {
-        flags |= libc::AT_RECURSIVE as libc::c_uint;
-    }
-    let empty = c"";
-    // SAFETY: `attr` is a live `struct mount_attr` (VER0 size) for the duration of the call;
-    // the path is a static empty C string; fd is a borrowed open fd.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    unit(ret)
+    mount_setattr_raw(fd, recursive, &attr)
 }
 
 /// `mount_setattr(fd, "", AT_EMPTY_PATH | [AT_RECURSIVE], {MOUNT_ATTR_IDMAP, userns_fd})`:
@@ -220,24 +226,7 @@ pub fn mount_setattr_idmap(
         propagation: 0,
         userns_fd: userns.as_raw_fd() as u64,
     };
-    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
-    if recursive {
-        flags |= libc::AT_RECURSIVE as libc::c_uint;
-    }
-    let empty = c"";
-    // SAFETY: `attr` is a live `struct mount_attr` (VER0 size) for the duration of the call;
-    // the path is a static empty C string; both fds are borrowed open fds.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    unit(ret)
+    mount_setattr_raw(fd, recursive, &attr)
 }
 
 /// A detached, freshly created filesystem mount: `fsopen(fstype)`, `fsconfig` each
