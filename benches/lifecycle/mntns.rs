@@ -1,0 +1,74 @@
+//! Mount namespaces: the private one crun runs from on a hybrid host, and switching to it.
+
+use anyhow::{bail, Result};
+
+/// An fd of this process's current mount namespace (the host's, at start-up).
+pub fn open_own() -> Result<libc::c_int> {
+    // SAFETY: open(2) of a NUL-terminated literal path.
+    let fd = unsafe {
+        libc::open(
+            c"/proc/self/ns/mnt".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        bail!(
+            "open /proc/self/ns/mnt: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(fd)
+}
+
+/// Makes a private mount namespace without `/sys/fs/cgroup/unified` (only this process's view;
+/// no cgroup is touched), returns its fd, and goes back to the host namespace `host_ns`.
+pub fn crun_namespace(host_ns: libc::c_int) -> Result<libc::c_int> {
+    let os = || std::io::Error::last_os_error();
+    // SAFETY: single-threaded process; unshare only affects this process's mount namespace.
+    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+        bail!("unshare(CLONE_NEWNS): {}", os());
+    }
+    let result = (|| {
+        // SAFETY: literal NUL-terminated paths; propagation change inside our new namespace.
+        let r = unsafe {
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
+        };
+        if r != 0 {
+            bail!("make / private in the crun namespace: {}", os());
+        }
+        // SAFETY: detaches the mount in our private namespace only (propagation is private).
+        if unsafe { libc::umount2(c"/sys/fs/cgroup/unified".as_ptr(), libc::MNT_DETACH) } != 0 {
+            bail!(
+                "umount /sys/fs/cgroup/unified in the crun namespace: {}",
+                os()
+            );
+        }
+        // SAFETY: open(2) of a NUL-terminated literal path.
+        let fd = unsafe {
+            libc::open(
+                c"/proc/self/ns/mnt".as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            bail!("open crun namespace: {}", os());
+        }
+        Ok(fd)
+    })();
+    setns(host_ns)?;
+    result
+}
+
+pub fn setns(fd: libc::c_int) -> Result<()> {
+    // SAFETY: fd is a mount-namespace fd we opened; the process is single-threaded.
+    if unsafe { libc::setns(fd, libc::CLONE_NEWNS) } != 0 {
+        bail!("setns(mnt): {}", std::io::Error::last_os_error());
+    }
+    Ok(())
+}
