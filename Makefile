@@ -7,7 +7,10 @@ PKGS := busybox-static runc crun qemu-system-x86 linux-image-amd64 cpio iproute2
 DEMO := target/demo
 
 # The release binary is static (no dynamic loader on each of its two execs: faster, and a
-# peak RSS of ~3.9 MiB instead of ~5.1 MiB for `run`).
+# peak RSS of ~3.9 MiB instead of ~5.1 MiB for `run`), and a PIE with packed relative
+# relocations (RELR): the 265 KiB table of 11k RELA entries becomes 3.5 KiB, so each exec
+# reads and maps ~250 KiB less (peak RSS 3.67 -> 3.42 MiB, `--version` 1.0 -> 0.76 ms CPU)
+# while keeping ASLR (a non-PIE build would save about as much but lose it).
 STATIC := target/x86_64-unknown-linux-gnu/release/oxirun
 
 .PHONY: deps demo test bench release
@@ -20,7 +23,7 @@ deps:
 	fi
 
 release:
-	RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --bin oxirun --target x86_64-unknown-linux-gnu
+	RUSTFLAGS="-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs" cargo build --release --bin oxirun --target x86_64-unknown-linux-gnu
 
 demo: deps release
 	rm -rf $(DEMO) && mkdir -p $(DEMO)/rootfs/bin $(DEMO)/rootfs/proc $(DEMO)/rootfs/sys $(DEMO)/rootfs/dev $(DEMO)/rootfs/tmp

@@ -148,6 +148,12 @@ fn fd_path(dir_fd: &impl AsRawFd, name: &str) -> PathBuf {
 }
 
 pub fn create(opts: &CreateOpts) -> Result<Created> {
+    create_held(opts).map(|(_, _, created)| created)
+}
+
+/// `create`, handing back the still-locked state directory and the state written, so `run`
+/// can start the container without reopening and re-reading what it just wrote.
+pub fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
     bundle::validate_id(&opts.id)?;
     if opts.systemd_cgroup {
         bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet");
@@ -281,17 +287,21 @@ pub fn create(opts: &CreateOpts) -> Result<Created> {
             console: launched.console,
         })
     })();
-    if result.is_err() {
-        if st.pid > 0 {
-            let _ = signal_init(&st, libc::SIGKILL);
+    let created = match result {
+        Ok(created) => created,
+        Err(e) => {
+            if st.pid > 0 {
+                let _ = signal_init(&st, libc::SIGKILL);
+            }
+            let _ = st.cgroup.remove();
+            // runtime.md lifecycle: a failed create still ends with the poststop hooks.
+            let state = state_json(&oci_state(&st, Status::Stopped));
+            hooks::run_warn(&st.config, hooks::Kind::Poststop, &state);
+            let _ = sdir.remove();
+            return Err(e);
         }
-        let _ = st.cgroup.remove();
-        // runtime.md lifecycle: a failed create still ends with the poststop hooks.
-        let state = state_json(&oci_state(&st, Status::Stopped));
-        hooks::run_warn(&st.config, hooks::Kind::Poststop, &state);
-        let _ = sdir.remove();
-    }
-    result
+    };
+    Ok((sdir, st, created))
 }
 
 /// Socket-activation fds meant for us (systemd's LISTEN_FDS with LISTEN_PID == our pid).
@@ -349,8 +359,14 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             bail!("cannot start an already running container")
         }
     }
-    let dir = fs::File::open(&sdir.dir).context("open state dir")?;
-    let mut conn = UnixStream::connect(fd_path(&dir, crate::state::EXEC_SOCK))
+    start_held(&sdir, &st)
+}
+
+/// Open the exec gate of a created container whose state directory we hold locked, then run
+/// the poststart hooks.
+pub fn start_held(sdir: &StateDir, st: &State) -> Result<()> {
+    let id = &st.id;
+    let mut conn = UnixStream::connect(fd_path(sdir, crate::state::EXEC_SOCK))
         .map_err(|e| anyhow!("cannot start container {id}: exec gate: {e}"))?;
     conn.write_all(&[0])
         .map_err(|e| anyhow!("cannot start container {id}: {e}"))?;
@@ -360,7 +376,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     if !reply.is_empty() {
         bail!("{reply}");
     }
-    let state = state_json(&oci_state(&st, Status::Running));
+    let state = state_json(&oci_state(st, Status::Running));
     hooks::run_warn(&st.config, hooks::Kind::Poststart, &state);
     Ok(())
 }
@@ -462,11 +478,16 @@ pub fn run(opts: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
     crate::launch::foreground::run(opts, keep)
 }
 
-/// Delete after a foreground run (the init has been reaped).
-pub fn cleanup_after_run(root: &Path, id: &str) -> Result<()> {
+/// Delete after a foreground run (the init has been reaped). `st` is what `create` wrote: it
+/// is used as is when the directory still describes that same init (the usual case: nothing
+/// else touched it), which saves parsing the whole config back.
+pub fn cleanup_after_run(root: &Path, id: &str, st: &State) -> Result<()> {
     let sdir = StateDir::open(root, id)?;
-    let st = sdir.load()?;
-    destroy(sdir, &st)
+    if sdir.same_init(st) {
+        return destroy(sdir, st);
+    }
+    let current = sdir.load()?;
+    destroy(sdir, &current)
 }
 
 pub fn list(root: &Path) -> Result<Vec<(State, Status)>> {

@@ -123,6 +123,33 @@ pub fn normalize(argv: Vec<OsString>) -> Vec<OsString> {
     out
 }
 
+/// The subcommand of an already normalised command line: its first positional argument.
+pub fn subcommand(argv: &[OsString]) -> Option<&str> {
+    let mut expect_value = false;
+    for arg in argv.iter().skip(1) {
+        let s = arg.to_str()?;
+        if std::mem::take(&mut expect_value) {
+            continue;
+        }
+        if s == "--" {
+            return None;
+        }
+        if let Some(rest) = s.strip_prefix("--") {
+            expect_value = VALUE_FLAGS.contains(&rest) && !rest.contains('=');
+            continue;
+        }
+        if VALUE_SHORTS.contains(&s) {
+            expect_value = true;
+            continue;
+        }
+        if s.starts_with('-') && s.len() > 1 {
+            continue;
+        }
+        return Some(s);
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +159,33 @@ mod tests {
             .into_iter()
             .map(|a| a.into_string().unwrap())
             .collect()
+    }
+
+    fn sub(args: &[&str]) -> Option<String> {
+        let argv = normalize(args.iter().map(OsString::from).collect());
+        subcommand(&argv).map(str::to_owned)
+    }
+
+    #[test]
+    fn subcommand_skips_global_flags_and_their_values() {
+        assert_eq!(
+            sub(&["oxirun", "--root", "run", "state", "x"]).as_deref(),
+            Some("state")
+        );
+        assert_eq!(
+            sub(&["oxirun", "-log", "/l", "--debug", "run", "x"]).as_deref(),
+            Some("run")
+        );
+        assert_eq!(
+            sub(&["oxirun", "--root=/r", "exec", "x"]).as_deref(),
+            Some("exec")
+        );
+        assert_eq!(
+            sub(&["oxirun", "--rootless", "false", "create", "x"]).as_deref(),
+            Some("create")
+        );
+        assert_eq!(sub(&["oxirun", "--debug"]), None);
+        assert_eq!(sub(&["oxirun", "--", "run"]), None);
     }
 
     #[test]

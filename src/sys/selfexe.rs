@@ -14,9 +14,13 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Set in the environment of the re-executed copy (and removed at once by it).
 const MARK: &str = "_OXIRUN_SEALED_EXE";
+
+/// Set once /proc/self/exe has been found protected (the CLI may ask twice).
+static PROTECTED: AtomicBool = AtomicBool::new(false);
 
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
@@ -84,12 +88,16 @@ fn sealed_copy() -> io::Result<OwnedFd> {
 /// Re-execute from a protected copy of ourselves unless /proc/self/exe is already safe.
 /// Returns only when nothing had to be done (or on error, which the caller reports).
 pub fn ensure_protected() -> io::Result<()> {
+    if PROTECTED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
     let reexecuted = std::env::var_os(MARK).is_some();
     if reexecuted {
         // SAFETY: single-threaded at this point; nothing reads the environment concurrently.
         unsafe { std::env::remove_var(MARK) };
     }
     if running_protected() || unwritable_by_us() {
+        PROTECTED.store(true, Ordering::Relaxed);
         return Ok(());
     }
     if reexecuted {
