@@ -537,7 +537,6 @@ pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
 pub struct ExecOpts {
     pub root: PathBuf,
     pub id: String,
-    pub process: oci_spec::runtime::Process,
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: u32,
@@ -546,7 +545,11 @@ pub struct ExecOpts {
 }
 
 /// Run a new process in the container; the exit code (foreground) or 0 (detached).
-pub fn exec(opts: &ExecOpts) -> Result<i32> {
+/// `process_of` builds the process from the container's state (read once, under the lock).
+pub fn exec(
+    opts: &ExecOpts,
+    process_of: impl FnOnce(&State) -> Result<oci_spec::runtime::Process>,
+) -> Result<i32> {
     bundle::validate_id(&opts.id)?;
     let pid_file = opts
         .pid_file
@@ -554,7 +557,10 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
         .map(std::path::absolute)
         .transpose()
         .context("--pid-file")?;
-    let p = &opts.process;
+    let sdir = StateDir::open(&opts.root, &opts.id)?;
+    let st = sdir.load()?;
+    let process = process_of(&st)?;
+    let p = &process;
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         bail!("process.args: must not be empty");
     }
@@ -574,8 +580,6 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     crate::attrs::validate_process(p)?;
     let listen = listen_fds();
     check_preserved_fds(listen + opts.preserve_fds)?;
-    let sdir = StateDir::open(&opts.root, &opts.id)?;
-    let st = sdir.load()?;
     let status = status(&opts.root, &st);
     match status {
         Status::Stopped => bail!("cannot exec in a stopped container"),

@@ -154,10 +154,16 @@ pub fn set_rlimits(process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// The capabilities this kernel knows (probed once: each probe is ~40 prctl calls).
-fn supported() -> &'static HashSet<Cap> {
+/// The capabilities this kernel knows, computed once: from /proc/sys/kernel/cap_last_cap
+/// (one read), else by probing each with PR_CAPBSET_READ (~40 prctl calls). Called by the
+/// runtime before it forks, so the value comes from the host's /proc, never from a /proc a
+/// container's mounts could shadow (a lower number would leave capabilities undropped).
+pub fn supported() -> &'static HashSet<Cap> {
     static SUPPORTED: std::sync::OnceLock<HashSet<Cap>> = std::sync::OnceLock::new();
-    SUPPORTED.get_or_init(caps::runtime::thread_all_supported)
+    SUPPORTED.get_or_init(|| {
+        caps::runtime::procfs_all_supported(None)
+            .unwrap_or_else(|_| caps::runtime::thread_all_supported())
+    })
 }
 
 /// Convert an OCI capability set to the caps crate's, skipping ones this kernel lacks.

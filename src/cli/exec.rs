@@ -152,28 +152,32 @@ fn empty_caps() -> LinuxCapabilities {
     c
 }
 
-fn process(g: &Globals, args: &Args) -> Result<Process> {
-    if let Some(path) = &args.process {
-        let data = std::fs::read(path).map_err(|e| anyhow!("--process {}: {e}", path.display()))?;
-        return serde_json::from_slice(&data)
-            .map_err(|e| anyhow!("--process {}: {e}", path.display()));
-    }
-    let st = crate::state::load(&g.root, &args.id)?;
-    from_flags(args, st.config.process().as_ref())
+/// `--process` file, parsed before the container is looked at.
+fn process_file(args: &Args) -> Result<Option<Process>> {
+    let Some(path) = &args.process else {
+        return Ok(None);
+    };
+    let data = std::fs::read(path).map_err(|e| anyhow!("--process {}: {e}", path.display()))?;
+    serde_json::from_slice(&data)
+        .map(Some)
+        .map_err(|e| anyhow!("--process {}: {e}", path.display()))
 }
 
 pub fn run(g: &Globals, args: Args) -> Result<i32> {
     let result = (|| -> Result<i32> {
-        let process = process(g, &args)?;
-        container::exec(&ExecOpts {
+        let file = process_file(&args)?;
+        let opts = ExecOpts {
             root: g.root.clone(),
             id: args.id.clone(),
-            process,
             detach: args.detach,
             pid_file: args.pid_file.clone(),
             preserve_fds: args.preserve_fds,
             ignore_paused: args.ignore_paused,
             console_socket: args.console_socket.clone(),
+        };
+        container::exec(&opts, |st| match file {
+            Some(p) => Ok(p),
+            None => from_flags(&args, st.config.process().as_ref()),
         })
     })();
     result.or_else(|e| {

@@ -1,7 +1,9 @@
-//! `exec`: a new process in a running container. The child joins every namespace of the
-//! container's init at once through a verified pidfd (`setns(pidfd, flags)`), is placed in
-//! the container's cgroup, forks once more when the pid namespace must take effect, then sets
-//! up its process exactly like the init (user, caps, rlimits, cwd, fds) and execs.
+//! `exec`: a new process in a running container. The parent joins the container's pid
+//! namespace for its children (`setns(pidfd, CLONE_NEWPID)`), so the child it forks is born
+//! there; the child joins every other namespace of the init at once through the verified
+//! pidfd (`setns(pidfd, flags)`), is placed in the container's cgroup (forking once more only
+//! if the parent could not join the pid namespace), then sets up its process exactly like the
+//! init (user, caps, rlimits, cwd, fds) and execs.
 //!
 //! Protocol on the sync socketpair: parent `Go` (cgroup placed) -> child [`Pid`] -> `Ready`
 //! (about to execve) -> EOF (execve succeeded: the socket was close-on-exec) or `Error`.
@@ -46,9 +48,20 @@ pub fn spawn(cfg: &ExecConfig) -> Result<(i32, Option<OwnedFd>)> {
     }
     let flags = join_flags(cfg.state);
     let (parent_end, child_end) = sync::pair()?;
+    crate::process::supported();
+    // setns(pid) only decides where our *children* are born, so joining it here puts the one
+    // child we fork straight into the container's pid namespace: no second fork in the child.
+    // We fork nothing else afterwards. If it fails, the child joins and forks as before.
+    let born_inside = flags.contains(CloneFlags::CLONE_NEWPID)
+        && nix::sched::setns(pidfd.as_fd(), CloneFlags::CLONE_NEWPID).is_ok();
     match clone_fork(0).context("fork the exec process")? {
         Forked::Child => {
             drop(parent_end);
+            let flags = if born_inside {
+                flags - CloneFlags::CLONE_NEWPID
+            } else {
+                flags
+            };
             child(cfg, &pidfd, flags, child_end)
         }
         Forked::Parent(pid) => {

@@ -26,6 +26,7 @@ pub fn launch(cfg: &Config) -> Result<Launched> {
     let plan = NsPlan::new(cfg.spec);
     let (parent_end, init_end) = sync::pair()?;
     let _idmap = crate::rootfs::idmap::prepare(cfg.spec)?;
+    crate::process::supported();
     match clone_fork(plan.clone_flags.bits()).context("clone the container init")? {
         Forked::Child => {
             drop(parent_end);

@@ -18,7 +18,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use anyhow::{anyhow, bail, Result};
 use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 
-pub const MAX_MSG: usize = 64 * 1024;
+/// Plenty for an error line; small enough for a stack buffer (a 64 KiB heap buffer, zeroed
+/// on every receive, cost both processes page faults on each message).
+pub const MAX_MSG: usize = 8 * 1024;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Msg {
@@ -99,7 +101,7 @@ pub fn recv_msg(fd: &OwnedFd) -> Result<Option<Msg>> {
 /// Receive one message and the fd it carries, if any.
 pub fn recv_msg_fd(fd: &OwnedFd) -> Result<Option<(Msg, Option<OwnedFd>)>> {
     use std::os::fd::AsFd;
-    let mut buf = vec![0u8; MAX_MSG + 1];
+    let mut buf = [0u8; MAX_MSG + 1];
     loop {
         return match crate::sys::tty::recv_with_fd(fd.as_fd(), &mut buf) {
             Ok((0, _)) => Ok(None),

@@ -121,28 +121,26 @@ pub fn create_devices(dev: &OwnedFd, devices: &[Device]) -> Result<()> {
 fn create_device(dev: &OwnedFd, d: &Device) -> Result<()> {
     let rel = under_dev(&d.path)?;
     let name = rel.file_name().ok_or_else(|| anyhow!("no file name"))?;
-    // The parent, resolved with /dev itself as the root: nothing can leave /dev.
-    let parent = match rel.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(p) => resolve::ensure_in_root(dev.as_fd(), p, Kind::Dir, true)
-            .map_err(|e| anyhow!("parent directory: {e}"))?,
-        None => openat(
-            dev,
-            ".",
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| anyhow!("reopen /dev: {e}"))?,
+    // The parent, resolved with /dev itself as the root: nothing can leave /dev. Most
+    // devices sit in /dev itself: its fd serves as the parent then.
+    let nested = match rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(p) => Some(
+            resolve::ensure_in_root(dev.as_fd(), p, Kind::Dir, true)
+                .map_err(|e| anyhow!("parent directory: {e}"))?,
+        ),
+        None => None,
     };
+    let parent = nested.as_ref().unwrap_or(dev);
     let perm = Mode::from_bits_truncate(d.mode);
-    match mknodat(&parent, name, d.kind, perm, makedev(d.major, d.minor)) {
+    match mknodat(parent, name, d.kind, perm, makedev(d.major, d.minor)) {
         Ok(()) => {}
         // Already there (an image's /dev, or linux.devices repeating a default): keep it.
         Err(nix::Error::EEXIST) => return Ok(()),
-        Err(nix::Error::EPERM) => return bind_host_device(&parent, name, &d.path),
+        Err(nix::Error::EPERM) => return bind_host_device(parent, name, &d.path),
         Err(e) => return Err(anyhow!("mknod: {}", std::io::Error::from(e))),
     }
     fchownat(
-        &parent,
+        parent,
         name,
         Some(Uid::from_raw(d.uid)),
         Some(Gid::from_raw(d.gid)),

@@ -71,9 +71,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroup: &crate::cgroups::Cgroup) -> R
     } else {
         root_prop | MsFlags::MS_REC
     };
-    let root = pivot::prepare_root(rootfs, first)?;
-
-    let host_mounts = mountinfo::read_self().map_err(|e| anyhow!("read mountinfo: {e}"))?;
+    let (root, host_mounts) = pivot::prepare_root(rootfs, first)?;
     let ctx = mounts::Ctx {
         root: root.as_fd(),
         cgroup,

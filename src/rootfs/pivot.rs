@@ -18,8 +18,12 @@ fn io(e: nix::Error) -> std::io::Error {
 }
 
 /// Set the propagation of "/", make the mount holding the rootfs' parent private if it is
-/// shared, bind the rootfs onto itself and return an `O_PATH` fd of that new mount.
-pub fn prepare_root(rootfs: &Path, propagation: MsFlags) -> Result<OwnedFd> {
+/// shared, bind the rootfs onto itself and return an `O_PATH` fd of that new mount, with the
+/// host's mount table as read before that bind (callers use it for the cgroup hierarchies).
+pub fn prepare_root(
+    rootfs: &Path,
+    propagation: MsFlags,
+) -> Result<(OwnedFd, Vec<mountinfo::MountEntry>)> {
     mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
         .map_err(|e| anyhow!("set propagation of /: {}", io(e)))?;
     let parent = rootfs.parent().unwrap_or(Path::new("/"));
@@ -44,12 +48,13 @@ pub fn prepare_root(rootfs: &Path, propagation: MsFlags) -> Result<OwnedFd> {
         None::<&str>,
     )
     .map_err(|e| anyhow!("bind rootfs {} onto itself: {}", rootfs.display(), io(e)))?;
-    open(
+    let root = open(
         rootfs,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| anyhow!("open rootfs {}: {}", rootfs.display(), io(e)))
+    .map_err(|e| anyhow!("open rootfs {}: {}", rootfs.display(), io(e)))?;
+    Ok((root, mounts))
 }
 
 /// Make the rootfs (`root`, an fd of its mount) the process' root; cwd ends as "/".

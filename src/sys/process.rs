@@ -80,6 +80,20 @@ pub fn cloexec_from(first: libc::c_uint) -> io::Result<()> {
     Ok(())
 }
 
+/// Close every fd in `first..=last` (`close_range(first, last, 0)`).
+///
+/// The caller must own every fd in the range: none may be held by an `OwnedFd` or a `File`
+/// that is used or dropped later.
+pub fn close_fds(first: libc::c_uint, last: libc::c_uint) -> io::Result<()> {
+    // SAFETY: closing fds touches no memory; that no live Rust owner holds one of them is the
+    // caller's contract (documented above).
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0 as libc::c_uint) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Make this process a child subreaper, so orphaned descendants are reparented to us.
 pub fn set_child_subreaper() -> io::Result<()> {
     // SAFETY: prctl with integer arguments only.
