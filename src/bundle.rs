@@ -266,6 +266,25 @@ mod tests {
     }
 
     #[test]
+    fn exec_cpu_affinity_syntax_is_checked_at_parse() {
+        // oci-spec checks it with its one regex (served by regex-lite, shims/regex).
+        let cfg = |list: &str| {
+            format!(
+                r#"{{"ociVersion":"1.0.0","process":{{"cwd":"/","user":{{"uid":0,"gid":0}},
+                "execCPUAffinity":{{"initial":"{list}"}}}}}}"#
+            )
+        };
+        for good in ["0", "0-1", "0-1,3,5-7"] {
+            assert!(parse_config(cfg(good).as_bytes()).is_ok(), "{good}");
+        }
+        // Not a CPU list; and digits outside ASCII (which a Unicode `\d` would accept).
+        for bad in ["", "a", "1-", "0,,1", "\u{0663}", "\u{ff11}"] {
+            let err = parse_config(cfg(bad).as_bytes()).unwrap_err().to_string();
+            assert!(err.contains("execCPUAffinity"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn broken_json_names_config() {
         let err = parse_config(b"{").unwrap_err().to_string();
         assert!(err.starts_with("config.json:"), "{err}");

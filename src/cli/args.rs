@@ -120,13 +120,17 @@ pub fn normalize(argv: Vec<OsString>) -> Vec<OsString> {
         }
         seen_subcommand = true;
     }
-    out
+    hoist_globals(out)
 }
 
 /// The subcommand of an already normalised command line: its first positional argument.
 pub fn subcommand(argv: &[OsString]) -> Option<&str> {
+    subcommand_index(argv).and_then(|i| argv[i].to_str())
+}
+
+fn subcommand_index(argv: &[OsString]) -> Option<usize> {
     let mut expect_value = false;
-    for arg in argv.iter().skip(1) {
+    for (i, arg) in argv.iter().enumerate().skip(1) {
         let s = arg.to_str()?;
         if std::mem::take(&mut expect_value) {
             continue;
@@ -145,9 +149,79 @@ pub fn subcommand(argv: &[OsString]) -> Option<&str> {
         if s.starts_with('-') && s.len() > 1 {
             continue;
         }
-        return Some(s);
+        return Some(i);
     }
     None
+}
+
+/// The global flags (runc's go before the subcommand; we also take them after it).
+const GLOBAL_FLAGS: &[&str] = &[
+    "root",
+    "log",
+    "log-format",
+    "debug",
+    "systemd-cgroup",
+    "cgroup-manager",
+    "rootless",
+];
+
+/// Move global flags written between the subcommand and its first positional in front of the
+/// subcommand, so clap knows them at the top level only: declaring them `global` made clap
+/// copy all seven into each of the fifteen subcommands on every start (~180 KiB of heap).
+fn hoist_globals(mut argv: Vec<OsString>) -> Vec<OsString> {
+    let Some(sub) = subcommand_index(&argv) else {
+        return argv;
+    };
+    let mut moved: Vec<OsString> = Vec::new();
+    let mut i = sub + 1;
+    while i < argv.len() {
+        let Some(s) = argv[i].to_str() else { break };
+        if s == "--" {
+            break;
+        }
+        if let Some(rest) = s.strip_prefix("--") {
+            let (name, inline_value) = match rest.split_once('=') {
+                Some((n, _)) => (n, true),
+                None => (rest, false),
+            };
+            let takes_value = VALUE_FLAGS.contains(&name) && !inline_value;
+            if GLOBAL_FLAGS.contains(&name) {
+                let rootless = name == "rootless";
+                let flag = argv.remove(i);
+                if takes_value && rootless {
+                    // Its value is optional: a bare `--rootless` means true, and must not eat
+                    // the next flag or (once moved) the subcommand.
+                    let next = argv.get(i).and_then(|a| a.to_str());
+                    if matches!(next, Some("true" | "false" | "auto")) {
+                        moved.push(flag);
+                        moved.push(argv.remove(i));
+                    } else {
+                        moved.push("--rootless=true".into());
+                    }
+                } else if takes_value && i < argv.len() {
+                    moved.push(flag);
+                    moved.push(argv.remove(i));
+                } else {
+                    moved.push(flag);
+                }
+                continue;
+            }
+            i += if takes_value { 2 } else { 1 };
+            continue;
+        }
+        if VALUE_SHORTS.contains(&s) {
+            i += 2;
+            continue;
+        }
+        if s.starts_with('-') && s.len() > 1 {
+            i += 1;
+            continue;
+        }
+        // The first positional (the container id): what follows belongs to the container.
+        break;
+    }
+    argv.splice(sub..sub, moved);
+    argv
 }
 
 #[cfg(test)]
@@ -186,6 +260,34 @@ mod tests {
         );
         assert_eq!(sub(&["oxirun", "--debug"]), None);
         assert_eq!(sub(&["oxirun", "--", "run"]), None);
+    }
+
+    #[test]
+    fn global_flags_after_the_subcommand_move_before_it() {
+        assert_eq!(
+            n(&["oxirun", "run", "--root", "/r", "-d", "--debug", "x", "--root", "y"]),
+            ["oxirun", "--root", "/r", "--debug", "run", "-d", "x", "--root", "y"]
+        );
+        assert_eq!(
+            n(&["oxirun", "state", "--log-format=json", "x"]),
+            ["oxirun", "--log-format=json", "state", "x"]
+        );
+        assert_eq!(
+            n(&["oxirun", "spec", "--rootless"]),
+            ["oxirun", "--rootless=true", "spec"]
+        );
+        assert_eq!(
+            n(&["oxirun", "spec", "--rootless", "--bundle", "b"]),
+            ["oxirun", "--rootless=true", "spec", "--bundle", "b"]
+        );
+        assert_eq!(
+            n(&["oxirun", "create", "--rootless", "false", "x"]),
+            ["oxirun", "--rootless", "false", "create", "x"]
+        );
+        assert_eq!(
+            n(&["oxirun", "exec", "-e", "--root=x", "c", "sh"]),
+            ["oxirun", "exec", "-e", "--root=x", "c", "sh"]
+        );
     }
 
     #[test]

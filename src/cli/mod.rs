@@ -36,26 +36,26 @@ pub const SPEC_VERSION: &str = "1.2.0";
 )]
 pub struct Cli {
     /// Root directory for container state
-    #[arg(long, global = true)]
+    #[arg(long)]
     root: Option<PathBuf>,
     /// Log file (default: stderr)
-    #[arg(long, global = true)]
+    #[arg(long)]
     log: Option<PathBuf>,
     /// Log format: text or json
-    #[arg(long = "log-format", global = true, default_value = "text")]
+    #[arg(long = "log-format", default_value = "text")]
     log_format: String,
     /// Enable debug logging
-    #[arg(long, global = true)]
+    #[arg(long)]
     debug: bool,
     /// Use the systemd cgroup driver (not supported yet: create refuses it)
-    #[arg(long = "systemd-cgroup", global = true)]
+    #[arg(long = "systemd-cgroup")]
     systemd_cgroup: bool,
     /// cgroup manager (crun's flag): cgroupfs (default), systemd (= --systemd-cgroup) or
     /// disabled (no cgroup at all; podman passes it to runtimes that support it)
-    #[arg(long = "cgroup-manager", global = true)]
+    #[arg(long = "cgroup-manager")]
     cgroup_manager: Option<String>,
     /// Rootless mode: true, false or auto (for `spec`: generate a rootless config)
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     rootless: Option<String>,
     /// Print the version
     #[arg(short = 'v', long)]
