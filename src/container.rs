@@ -70,7 +70,7 @@ pub struct Created {
 
 /// (state char, start time) from /proc/<pid>/stat, or None when the process is gone.
 pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let s = sys::read_small(format!("/proc/{pid}/stat")).ok()?;
     // comm may contain spaces and ')': the fields start after the last ')'.
     let rest = &s[s.rfind(')')? + 2..];
     let mut fields = rest.split(' ');

@@ -197,9 +197,12 @@ pub fn set_user(process: &Process) -> Result<()> {
         .flatten()
         .map(|g| Gid::from_raw(*g))
         .collect();
-    // A rootless parent denies setgroups in the user namespace; nothing to drop then.
-    if !gids.is_empty() || crate::userns::setgroups_allowed() {
-        nix::unistd::setgroups(&gids).context("setgroups")?;
+    // A rootless parent denies setgroups in the user namespace; nothing to drop then (the
+    // file is read only when the call fails, not on every start).
+    match nix::unistd::setgroups(&gids) {
+        Ok(()) => {}
+        Err(nix::Error::EPERM) if gids.is_empty() && !crate::userns::setgroups_allowed() => {}
+        Err(e) => return Err(anyhow!("setgroups: {e}")),
     }
     let gid = Gid::from_raw(user.gid());
     nix::unistd::setresgid(gid, gid, gid).context("setresgid")?;

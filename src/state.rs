@@ -148,8 +148,15 @@ impl StateDir {
         })
     }
 
-    /// Remove the whole directory (the lock goes with it).
+    /// Remove the whole directory (the lock goes with it): the files we know of, then the
+    /// directory (a few syscalls); anything else found in it is removed recursively.
     pub fn remove(self) -> Result<()> {
+        for name in [STATE_FILE, EXEC_SOCK, ".state.json.tmp"] {
+            let _ = fs::remove_file(self.dir.join(name));
+        }
+        if fs::remove_dir(&self.dir).is_ok() {
+            return Ok(());
+        }
         match fs::remove_dir_all(&self.dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
@@ -177,7 +184,8 @@ pub fn load(root: &Path, id: &str) -> Result<State> {
 fn load_from(dir: &Path) -> Result<State> {
     let path = dir.join(STATE_FILE);
     let f = File::open(&path).with_context(|| format!("read {}", path.display()))?;
-    let mut buf = Vec::new();
+    // Room for a usual state file in one read (Take hides the size hint from read_to_end).
+    let mut buf = Vec::with_capacity(16 * 1024);
     f.take(MAX_STATE_BYTES)
         .read_to_end(&mut buf)
         .with_context(|| format!("read {}", path.display()))?;

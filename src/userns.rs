@@ -184,7 +184,7 @@ fn helper(prog: &str, pid: i32, maps: &[LinuxIdMapping]) -> Result<()> {
 
 /// Whether id 0 is mapped in our current user namespace (from /proc/self/{uid,gid}_map).
 fn zero_mapped(file: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/self/{file}"))
+    crate::sys::read_small(format!("/proc/self/{file}"))
         .map(|s| {
             s.lines().any(|l| {
                 let f: Vec<u64> = l
@@ -217,7 +217,7 @@ pub fn become_root() -> Result<()> {
 
 /// Whether setgroups(2) is permitted in our user namespace ("deny" written by a rootless parent).
 pub fn setgroups_allowed() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups")
+    crate::sys::read_small("/proc/self/setgroups")
         .map(|s| s.trim() != "deny")
         .unwrap_or(true)
 }

@@ -19,7 +19,7 @@ fn selinux_enabled() -> bool {
 }
 
 fn resctrl_mounted() -> bool {
-    std::fs::read_to_string("/proc/self/mountinfo")
+    crate::sys::read_small("/proc/self/mountinfo")
         .is_ok_and(|m| m.lines().any(|l| l.contains(" - resctrl ")))
 }
 

@@ -38,9 +38,9 @@ pub struct Layout {
 impl Layout {
     /// Read the layout of the running host.
     pub fn current() -> Result<Layout, String> {
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        let mountinfo = crate::sys::read_small("/proc/self/mountinfo")
             .map_err(|e| format!("reading /proc/self/mountinfo: {}", super::files::errstr(&e)))?;
-        let own = std::fs::read_to_string("/proc/self/cgroup")
+        let own = crate::sys::read_small("/proc/self/cgroup")
             .map_err(|e| format!("reading /proc/self/cgroup: {}", super::files::errstr(&e)))?;
         Layout::parse(&mountinfo, &own)
     }

@@ -131,7 +131,7 @@ fn default_root() -> PathBuf {
 /// Whether we run in a user namespace other than the initial one (its uid_map is not the
 /// identity over the whole id range).
 fn in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map")
+    crate::sys::read_small("/proc/self/uid_map")
         .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
         .unwrap_or(false)
 }

@@ -67,11 +67,7 @@ pub fn parse(text: &str) -> Vec<MountEntry> {
 
 /// Read and parse `/proc/self/mountinfo`.
 pub fn read_self() -> std::io::Result<Vec<MountEntry>> {
-    use std::io::Read;
-    // procfs reports size 0: without a first guess, std reads 32, 32, 64, ... bytes at a time.
-    let mut text = String::with_capacity(16 * 1024);
-    std::fs::File::open("/proc/self/mountinfo")?.read_to_string(&mut text)?;
-    Ok(parse(&text))
+    Ok(parse(&crate::sys::read_small("/proc/self/mountinfo")?))
 }
 
 /// The mount that holds `path` (longest mount-point prefix; the last one wins when stacked).

@@ -181,6 +181,18 @@ pub fn default_signal(sig: nix::sys::signal::Signal) -> nix::Result<()> {
     unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) }.map(|_| ())
 }
 
+/// Ignore SIGPIPE (what the Rust runtime's start-up does; `main.rs` skips that start-up): a
+/// closed pipe or socket must be an EPIPE error we report, not a silent death.
+pub fn ignore_sigpipe() {
+    // SAFETY: installing SIG_IGN runs no code of ours in signal context.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigIgn,
+        )
+    };
+}
+
 /// `_exit(2)`: leave at once, without running atexit handlers or flushing stdio buffers that
 /// belong to the parent's copy of the address space.
 pub fn exit_now(code: i32) -> ! {
