@@ -103,6 +103,28 @@ fn no_nul_path(field: &str, value: &Path) -> Result<()> {
     no_nul(field, &value.to_string_lossy())
 }
 
+/// The canonical path of the rootfs directory: opened once, named by its /proc/self/fd link
+/// (three syscalls; `canonicalize` readlinks every component of the path in turn).
+fn canonical_dir(rootfs: &Path) -> Result<PathBuf> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(rootfs)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOTDIR) => anyhow!("root.path: {} is not a directory", rootfs.display()),
+            _ => anyhow!("root.path: {}: {e}", rootfs.display()),
+        })?;
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    match link {
+        Ok(p) if p.is_absolute() => Ok(p),
+        _ => rootfs
+            .canonicalize()
+            .map_err(|e| anyhow!("root.path: {}: {e}", rootfs.display())),
+    }
+}
+
 /// Validate everything a create needs; returns the canonical rootfs path.
 pub fn validate(spec: &Spec, dir: &Path) -> Result<PathBuf> {
     let version = spec.version();
@@ -115,15 +137,7 @@ pub fn validate(spec: &Spec, dir: &Path) -> Result<PathBuf> {
         .as_ref()
         .ok_or_else(|| anyhow!("root: missing (root.path is required)"))?;
     no_nul_path("root.path", root.path())?;
-    let rootfs = dir.join(root.path());
-    let meta =
-        std::fs::metadata(&rootfs).map_err(|e| anyhow!("root.path: {}: {e}", rootfs.display()))?;
-    if !meta.is_dir() {
-        bail!("root.path: {} is not a directory", rootfs.display());
-    }
-    let rootfs = rootfs
-        .canonicalize()
-        .map_err(|e| anyhow!("root.path: {}: {e}", rootfs.display()))?;
+    let rootfs = canonical_dir(&dir.join(root.path()))?;
 
     validate_process(spec)?;
     validate_linux(spec)?;

@@ -57,6 +57,9 @@ pub struct CreateOpts {
     pub rootless: bool,
     /// `run` without `--detach`: a terminal's master comes back to us to proxy.
     pub foreground: bool,
+    /// `run`: this command starts the container itself, through the sync channel (no exec
+    /// gate socket is made).
+    pub self_start: bool,
     /// `--cgroup-manager=disabled`: no cgroup (and no resource limits) at all.
     pub no_cgroups: bool,
 }
@@ -64,6 +67,8 @@ pub struct CreateOpts {
 /// What `create` hands back.
 pub struct Created {
     pub pid: i32,
+    /// Our end of the sync channel when `self_start` (what [`start_held`] starts it through).
+    pub sync: Option<OwnedFd>,
     /// The pty master for a foreground `run -t`.
     pub console: Option<OwnedFd>,
 }
@@ -246,8 +251,13 @@ pub fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
             }
             Err(e) => return Err(e),
         }
-        let gate = UnixListener::bind(fd_path(&sdir, crate::state::EXEC_SOCK))
-            .map_err(|e| anyhow!("exec gate socket: {e}"))?;
+        let gate = match opts.self_start {
+            true => None,
+            false => Some(
+                UnixListener::bind(fd_path(&sdir, crate::state::EXEC_SOCK))
+                    .map_err(|e| anyhow!("exec gate socket: {e}"))?,
+            ),
+        };
         // Relative mount sources are relative to the bundle, as in runc (which chdirs there).
         std::env::set_current_dir(&bundle.dir)
             .map_err(|e| anyhow!("bundle {}: {e}", bundle.dir.display()))?;
@@ -263,7 +273,9 @@ pub fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
             spec: &bundle.spec,
             rootfs: &bundle.rootfs,
             cgroup: &st.cgroup,
-            gate: &gate,
+            gate: gate
+                .as_ref()
+                .map_or(launch::Gate::Sync, launch::Gate::Socket),
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
             pass_fds: listen_fds + opts.preserve_fds,
@@ -284,6 +296,7 @@ pub fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         }
         Ok(Created {
             pid,
+            sync: launched.sync,
             console: launched.console,
         })
     })();
@@ -359,22 +372,34 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             bail!("cannot start an already running container")
         }
     }
-    start_held(&sdir, &st)
+    start_held(&sdir, &st, None)
 }
 
-/// Open the exec gate of a created container whose state directory we hold locked, then run
-/// the poststart hooks.
-pub fn start_held(sdir: &StateDir, st: &State) -> Result<()> {
+/// Start a created container whose state directory we hold locked - through the exec gate,
+/// or through `sync` when this command created it with `self_start` - then run the
+/// poststart hooks.
+pub fn start_held(sdir: &StateDir, st: &State, sync: Option<&OwnedFd>) -> Result<()> {
     let id = &st.id;
-    let mut conn = UnixStream::connect(fd_path(sdir, crate::state::EXEC_SOCK))
-        .map_err(|e| anyhow!("cannot start container {id}: exec gate: {e}"))?;
-    conn.write_all(&[0])
-        .map_err(|e| anyhow!("cannot start container {id}: {e}"))?;
-    let mut reply = String::new();
-    let _ = conn.read_to_string(&mut reply);
-    let _ = fs::remove_file(sdir.exec_sock());
-    if !reply.is_empty() {
-        bail!("{reply}");
+    if let Some(sync) = sync {
+        use launch::sync::{recv_msg, send_msg, Msg};
+        send_msg(sync, &Msg::Go).map_err(|e| anyhow!("cannot start container {id}: {e:#}"))?;
+        match recv_msg(sync)? {
+            // EOF: the init exec'd (its end was close-on-exec).
+            None => {}
+            Some(Msg::Error(e)) => bail!("{e}"),
+            Some(_) => bail!("cannot start container {id}: unexpected message from the init"),
+        }
+    } else {
+        let mut conn = UnixStream::connect(fd_path(sdir, crate::state::EXEC_SOCK))
+            .map_err(|e| anyhow!("cannot start container {id}: exec gate: {e}"))?;
+        conn.write_all(&[0])
+            .map_err(|e| anyhow!("cannot start container {id}: {e}"))?;
+        let mut reply = String::new();
+        let _ = conn.read_to_string(&mut reply);
+        let _ = fs::remove_file(sdir.exec_sock());
+        if !reply.is_empty() {
+            bail!("{reply}");
+        }
     }
     let state = state_json(&oci_state(st, Status::Running));
     hooks::run_warn(&st.config, hooks::Kind::Poststart, &state);
@@ -472,8 +497,14 @@ fn destroy(sdir: StateDir, st: &State) -> Result<()> {
 /// `run`: create + start + wait, forwarding signals; returns the exit code.
 pub fn run(opts: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
     if detach {
-        create(opts)?;
-        return start(&opts.root, &opts.id).map(|_| 0);
+        let (sdir, st, created) = create_held(opts)?;
+        let started = start_held(&sdir, &st, created.sync.as_ref());
+        drop(sdir);
+        if let Err(e) = started {
+            let _ = delete(&opts.root, &opts.id, true);
+            return Err(e);
+        }
+        return Ok(0);
     }
     crate::launch::foreground::run(opts, keep)
 }

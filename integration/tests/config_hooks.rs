@@ -311,3 +311,33 @@ fn failing_poststart_and_poststop_only_warn() {
     assert_eq!(h.kinds(), ["poststart", "poststop"]);
     oxirun_integration::checks::assert_nothing_left(&c.root, &c.id, &c.bundle);
 }
+
+/// `run` starts through the sync channel, not the exec gate: a failing startContainer hook must
+/// still fail it with the hook's error, keep the process from running, and leave nothing.
+#[test]
+fn failing_start_container_fails_run_and_cleans_up() {
+    for detach in [false, true] {
+        let mut c = Container::new(if detach { "hkrunfaild" } else { "hkrunfail" });
+        let h = setup(&mut c);
+        c.set(
+            "/hooks",
+            json!({"startContainer": [h.hook("startContainer", "fail", Some(10))]}),
+        )
+        .sh("touch /hooklog/process-ran");
+        let out = if detach { c.run_detached() } else { c.run(&[]) };
+        assert_ne!(out.code, 0, "run (detach={detach}) should fail: {out:#?}");
+        assert!(
+            out.stderr.contains("startContainer") && out.stderr.contains("hook-said-boom"),
+            "run error should name the hook and carry its output: {out:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            !h.log.with_file_name("process-ran").exists(),
+            "the process ran although startContainer failed (detach={detach})"
+        );
+        assert!(
+            !c.root.join(&c.id).exists(),
+            "state left behind (detach={detach})"
+        );
+    }
+}

@@ -45,6 +45,7 @@ impl Args {
             systemd_cgroup: g.systemd_cgroup,
             rootless: g.rootless,
             foreground: false,
+            self_start: false,
             no_cgroups: g.no_cgroups,
         }
     }

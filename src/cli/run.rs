@@ -51,5 +51,6 @@ pub fn run(g: &Globals, a: Args) -> Result<i32> {
     };
     let mut opts = create.opts(g);
     opts.foreground = !a.detach;
+    opts.self_start = true;
     crate::container::run(&opts, a.detach, a.keep)
 }

@@ -33,7 +33,7 @@ pub fn run(opts: &CreateOpts, keep: bool) -> Result<i32> {
     let set = block_signals()?;
     let (sdir, st, created) = container::create_held(opts)?;
     // Started while still holding the lock taken by create: nothing can come in between.
-    let started = container::start_held(&sdir, &st);
+    let started = container::start_held(&sdir, &st, created.sync.as_ref());
     drop(sdir);
     if let Err(e) = started {
         let _ = container::delete(&opts.root, &opts.id, true);

@@ -29,8 +29,13 @@ pub fn run(cfg: &Config, plan: &NsPlan, sync_fd: OwnedFd) -> ! {
             sys::process::exit_now(1);
         }
     };
-    drop(sync_fd);
-    gate_and_exec(cfg, exec)
+    match cfg.gate {
+        super::Gate::Socket(gate) => {
+            drop(sync_fd);
+            gate_and_exec(gate, cfg, exec)
+        }
+        super::Gate::Sync => sync_and_exec(sync_fd, cfg, exec),
+    }
 }
 
 /// `run` blocks signals before cloning us, and Rust ignores SIGPIPE: neither may reach the
@@ -43,7 +48,10 @@ pub fn reset_signals() {
 
 /// Everything up to `Ready`; returns what execve needs.
 fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
-    let mut ours = vec![sync_fd.as_raw_fd(), cfg.gate.as_raw_fd()];
+    let mut ours = vec![sync_fd.as_raw_fd()];
+    if let super::Gate::Socket(gate) = cfg.gate {
+        ours.push(gate.as_raw_fd());
+    }
     ours.extend(cfg.console_socket.map(|s| s.as_raw_fd()));
     ours.extend(crate::rootfs::idmap::inherited_fds());
     fds::close_stray(cfg.pass_fds, &ours)?;
@@ -220,9 +228,9 @@ fn enter_namespaces(spec: &Spec, plan: &NsPlan, in_cgroup: bool, sync_fd: &Owned
 }
 
 /// Block until `start` connects, then execve. An execve error goes back to `start`.
-fn gate_and_exec(cfg: &Config, exec: Exec) -> ! {
+fn gate_and_exec(gate: &std::os::unix::net::UnixListener, cfg: &Config, exec: Exec) -> ! {
     let mut conn = loop {
-        match cfg.gate.accept() {
+        match gate.accept() {
             Ok((conn, _)) => break conn,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => sys::process::exit_now(1),
@@ -232,21 +240,35 @@ fn gate_and_exec(cfg: &Config, exec: Exec) -> ! {
     if conn.read_exact(&mut byte).is_err() {
         sys::process::exit_now(1);
     }
+    let err = start_and_exec(cfg, &exec);
+    let _ = write!(conn, "{err}");
+    sys::process::exit_now(127)
+}
+
+/// `run`: block until its `Go` on the sync channel, then execve; an error goes back there.
+fn sync_and_exec(sync_fd: OwnedFd, cfg: &Config, exec: Exec) -> ! {
+    if !matches!(sync::recv_msg(&sync_fd), Ok(Some(Msg::Go))) {
+        sys::process::exit_now(1);
+    }
+    let err = start_and_exec(cfg, &exec);
+    let _ = sync::send_msg(&sync_fd, &Msg::Error(err));
+    sys::process::exit_now(127)
+}
+
+/// The startContainer hooks, then execve; returns only with the error text for `start`.
+fn start_and_exec(cfg: &Config, exec: &Exec) -> String {
     let state = cfg.hook_state(nix::unistd::getpid().as_raw(), Status::Created);
     if let Err(e) = hooks::run(cfg.spec, hooks::Kind::StartContainer, &state) {
-        let _ = write!(conn, "{e:#}");
-        sys::process::exit_now(1);
+        return format!("{e:#}");
     }
     let err = match nix::unistd::execve(&exec.path, &exec.args, &exec.env) {
         Err(e) => e,
         Ok(never) => match never {},
     };
     // Go's wording ("exec /bin/x: permission denied"), which Docker and podman classify.
-    let _ = write!(
-        conn,
+    format!(
         "exec {}: {}",
         exec.path.to_string_lossy(),
         err.desc().to_lowercase()
-    );
-    sys::process::exit_now(127)
+    )
 }

@@ -19,6 +19,8 @@ pub struct Launched {
     pub pid: i32,
     /// The pty master, for a foreground `run -t` (no console socket).
     pub console: Option<OwnedFd>,
+    /// Our end of the sync channel, kept when the init waits for `Go` on it ([`Gate::Sync`]).
+    pub sync: Option<OwnedFd>,
 }
 
 /// Start the container's init; returns once it is blocked at the exec gate.
@@ -40,7 +42,8 @@ pub fn launch(cfg: &Config) -> Result<Launched> {
             if result.is_err() {
                 kill_and_reap(pid, init_pid);
             }
-            result.map(|pid| Launched { pid, console })
+            let sync = matches!(cfg.gate, super::Gate::Sync).then_some(parent_end);
+            result.map(|pid| Launched { pid, console, sync })
         }
     }
 }
