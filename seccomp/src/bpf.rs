@@ -15,8 +15,11 @@
 //! section <other>: ld [nr] ; <body>
 //! body:
 //!   jgt max_nr, +0, +1 ; ret ERRNO(ENOSYS)            (the -ENOSYS stub, when enabled)
-//!   jeq nr1, ret_a ; jeq nr2, ret_a ; ... ; ret a      unconditional syscalls, grouped by
-//!                                                      action, in chunks of <= 250 (jt reach)
+//!   jeq nr1, ret_a ; jge lo2 ; jgt hi2, +0, ret_a ...   unconditional syscalls, grouped by
+//!   ret a                                              action; a run of consecutive numbers
+//!                                                      is one range test (jge+jgt), so the
+//!                                                      Docker profile's ~940 jeq become ~230;
+//!                                                      chunks of <= 250 insns (jt reach)
 //!   jeq nrX, +1, +0 ; ja past ; <rules of nrX> ; ret DEFAULT     conditional syscalls
 //!   ret DEFAULT
 //! rule: <conditions, each failing to the next rule> ; ret action
@@ -54,8 +57,30 @@ const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
 const OFF_ARGS: u32 = 16;
 
-/// Unconditional syscalls per `jeq` run before their shared `ret` (jt reaches 255).
+/// Instructions of number tests before their shared `ret` (jt reaches 255).
 const CHUNK: usize = 250;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests turn range tests off to compare against one `jeq` per number.
+    pub(crate) static LINEAR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Sorted numbers as runs of consecutive values `(lo, hi)`.
+fn runs(nrs: &[u32]) -> Vec<(u32, u32)> {
+    #[cfg(test)]
+    if LINEAR.with(|l| l.get()) {
+        return nrs.iter().map(|&n| (n, n)).collect();
+    }
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &n in nrs {
+        match out.last_mut() {
+            Some((_, hi)) if hi.checked_add(1) == Some(n) => *hi = n,
+            _ => out.push((n, n)),
+        }
+    }
+    out
+}
 
 #[derive(Clone, Copy)]
 enum Target {
@@ -245,16 +270,33 @@ fn body(e: &mut Emitter, s: &Section, default: u32) {
         }
     }
     for (action, nrs) in &by_action {
-        for chunk in nrs.chunks(CHUNK) {
+        let runs = runs(nrs);
+        let cost = |&(lo, hi): &(u32, u32)| if lo == hi { 1 } else { 2 };
+        let mut rest = &runs[..];
+        while !rest.is_empty() {
+            // As many runs as fit in CHUNK instructions (at least one).
+            let mut n = 0;
+            let mut take = 0;
+            while take < rest.len() && (take == 0 || n + cost(&rest[take]) <= CHUNK) {
+                n += cost(&rest[take]);
+                take += 1;
+            }
+            let (chunk, tail) = rest.split_at(take);
+            rest = tail;
             let hit = e.label();
             let miss = e.label();
-            for (i, nr) in chunk.iter().enumerate() {
-                let jf = if i + 1 == chunk.len() {
-                    Target::Label(miss)
+            for (i, &(lo, hi)) in chunk.iter().enumerate() {
+                let last = i + 1 == chunk.len();
+                let next = e.label();
+                let onward = Target::Label(if last { miss } else { next });
+                if lo == hi {
+                    e.jump(BPF_JMP_JEQ_K, lo, Target::Label(hit), onward);
                 } else {
-                    Target::Next
-                };
-                e.jump(BPF_JMP_JEQ_K, *nr, Target::Label(hit), jf);
+                    // lo <= nr <= hi
+                    e.jump(BPF_JMP_JGE_K, lo, Target::Next, onward);
+                    e.jump(BPF_JMP_JGT_K, hi, onward, Target::Label(hit));
+                }
+                e.bind(next);
             }
             e.bind(hit);
             e.ret(*action);

@@ -1011,3 +1011,64 @@ fn root_notify_listener_reaches_the_agent_and_answers_a_syscall() {
     assert!(state["pid"].as_i64().unwrap() > 0);
     assert!(nr == 83 || nr == 258, "mkdir or mkdirat, got {nr}");
 }
+
+/// Range tests for runs of consecutive numbers decide exactly what one `jeq` per number does:
+/// the same action for every ABI, number and argument probed, over profiles mixing actions,
+/// conditional rules between the runs, and both kinds of default (with and without the stub).
+#[test]
+fn range_tests_match_one_jeq_per_number() {
+    let mixed = |default: &str| {
+        format!(
+            r#"{{"defaultAction":"{default}","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
+            "syscalls":[
+              {{"names":["read","write","open","close","stat","fstat","lstat","poll"],"action":"SCMP_ACT_ALLOW"}},
+              {{"names":["lseek","mmap"],"action":"SCMP_ACT_ERRNO","errnoRet":5}},
+              {{"names":["mprotect"],"action":"SCMP_ACT_LOG"}},
+              {{"names":["munmap","brk","rt_sigaction"],"action":"SCMP_ACT_ALLOW"}},
+              {{"names":["rt_sigprocmask"],"action":"SCMP_ACT_ALLOW","args":[{{"index":0,"value":1,"op":"SCMP_CMP_EQ"}}]}},
+              {{"names":["rt_sigreturn","ioctl","pread64","pwrite64","readv","writev","access","pipe","select"],"action":"SCMP_ACT_ALLOW"}},
+              {{"names":["reboot","mount"],"action":"SCMP_ACT_KILL_PROCESS"}},
+              {{"names":["getpid"],"action":"SCMP_ACT_TRACE"}}
+            ]}}"#
+        )
+    };
+    let profiles = [
+        docker_default(),
+        profile(&mixed("SCMP_ACT_ERRNO")),
+        profile(&mixed("SCMP_ACT_ALLOW")),
+        profile(&mixed("SCMP_ACT_KILL")),
+    ];
+    for (i, spec) in profiles.iter().enumerate() {
+        let ranged = compile_for(spec, Native::X86_64).unwrap();
+        crate::bpf::LINEAR.with(|l| l.set(true));
+        let linear = compile_for(spec, Native::X86_64);
+        crate::bpf::LINEAR.with(|l| l.set(false));
+        let linear = linear.unwrap();
+        assert!(
+            ranged.instructions().len() <= linear.instructions().len(),
+            "profile {i}: {} ranged vs {} linear instructions",
+            ranged.instructions().len(),
+            linear.instructions().len()
+        );
+        let numbers = (0..1100)
+            .chain(X32_SYSCALL_BIT..X32_SYSCALL_BIT + 1100)
+            .chain([u32::MAX, X32_SYSCALL_BIT - 1]);
+        for nr in numbers {
+            for arch in [AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, AUDIT_ARCH_AARCH64, 0] {
+                for arg in [0, 1, u64::MAX] {
+                    let args = [arg; 6];
+                    assert_eq!(
+                        exec(&ranged, arch, nr, args),
+                        exec(&linear, arch, nr, args),
+                        "profile {i}, arch {arch:#x}, nr {nr}, args {arg:#x}"
+                    );
+                }
+            }
+        }
+    }
+    let n = compile_for(&docker_default(), Native::X86_64)
+        .unwrap()
+        .instructions()
+        .len();
+    assert!(n < 500, "docker default: {n} instructions");
+}
