@@ -66,6 +66,13 @@ pub fn read_config(path: &Path) -> Result<Spec> {
 /// Parse config.json bytes (serde_json keeps its recursion limit, so deep nesting is an error).
 /// Errors name the field (`config.json: linux.namespaces[2].type: unknown variant ...`).
 pub fn parse_config(bytes: &[u8]) -> Result<Spec> {
+    // The common case parses once, untracked; only a failing config is parsed again with
+    // its path tracked, for an error that names the field.
+    if let Ok(spec) =
+        <Spec as serde::Deserialize>::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+    {
+        return Ok(spec);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -64,7 +64,10 @@ pub struct Cli {
     command: Option<Command>,
 }
 
+// Each subcommand's arguments are built only when that subcommand is used (`defer`): building
+// all fifteen on every start cost ~14 pages of stack and a third of clap's time.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 enum Command {
     /// Create a container (its init waits for `start`)
     Create(create::Args),

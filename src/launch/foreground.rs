@@ -99,7 +99,12 @@ pub fn wait_forwarding(set: &SigSet, pid: i32, console: Option<OwnedFd>) -> Resu
     }
     let mut stdin_open = console.is_some();
     let mut master_open = console.is_some();
-    let mut buf = vec![0u8; 16 * 1024];
+    // Only a terminal is proxied through it.
+    let mut buf = if console.is_some() {
+        vec![0u8; 16 * 1024]
+    } else {
+        Vec::new()
+    };
     // The process may already have exited before we wait.
     if let Some(code) = reap(pid)? {
         if let Some(m) = &console {
