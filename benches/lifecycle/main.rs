@@ -38,6 +38,10 @@
 //! and `target/bench/lifecycle.md`), `target/bench/lifecycle.json`, and a grouped bar chart of
 //! the median wall times and per-container throughput costs, `target/bench/lifecycle.svg`.
 //!
+//! Also `oxirun-roexe (no cgroups)`: the same oxirun binary, spawned from a private mount
+//! namespace where it is a read-only bind mount of itself, so it skips its CVE-2019-5736
+//! re-exec; the report prints the difference to `oxirun (no cgroups)` as that defence's cost.
+//!
 //! Modes, one per row: `cgroups` = `linux.cgroupsPath` `/oxirun-bench/<runtime>-<n>` handled by
 //! the runtime's default cgroupfs manager (this host is hybrid v1 + v2). `no cgroups` =
 //! `--cgroup-manager=disabled` and no `cgroupsPath`, measured for crun (which cannot use this
@@ -142,6 +146,12 @@ fn real_main() -> Result<()> {
                 Ok(fd) => rt.mnt_ns = Some(fd),
                 Err(e) => rt.fail_all(&format!("{e:#}")),
             }
+        }
+    }
+    for rt in runtimes.iter_mut().filter(|r| r.name == runtime::RO_EXE) {
+        match mntns::ro_exe_namespace(host_ns, &rt.bin) {
+            Ok(fd) => rt.mnt_ns = Some(fd),
+            Err(e) => rt.fail_all(&format!("{e:#}")),
         }
     }
     let mut bench = Bench::new(&bundle, spec, seccomp, &bench_dir, host_ns)?;

@@ -1,4 +1,5 @@
-//! Mount namespaces: the private one crun runs from on a hybrid host, and switching to it.
+//! Mount namespaces: the private one crun runs from on a hybrid host, the one where oxirun's
+//! binary is read-only, and switching to them.
 
 use anyhow::{bail, Result};
 
@@ -60,6 +61,52 @@ pub fn crun_namespace(host_ns: libc::c_int) -> Result<libc::c_int> {
             bail!("open crun namespace: {}", os());
         }
         Ok(fd)
+    })();
+    setns(host_ns)?;
+    result
+}
+
+/// Makes a private mount namespace in which `bin` is a read-only bind mount of itself (only
+/// this process's view; nothing on the host changes), returns its fd, and goes back to the
+/// host namespace `host_ns`. oxirun started from there finds its binary unwritable and skips
+/// its CVE-2019-5736 re-exec.
+pub fn ro_exe_namespace(host_ns: libc::c_int, bin: &std::path::Path) -> Result<libc::c_int> {
+    use std::os::unix::ffi::OsStrExt;
+    let os = || std::io::Error::last_os_error();
+    let path = std::ffi::CString::new(bin.as_os_str().as_bytes())?;
+    // SAFETY: single-threaded process; unshare only affects this process's mount namespace.
+    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+        bail!("unshare(CLONE_NEWNS): {}", os());
+    }
+    let result = (|| {
+        // SAFETY: NUL-terminated paths; mounts inside our new, private namespace only.
+        let ok = unsafe {
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) == 0
+                && libc::mount(
+                    path.as_ptr(),
+                    path.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                ) == 0
+                && libc::mount(
+                    std::ptr::null(),
+                    path.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY,
+                    std::ptr::null(),
+                ) == 0
+        };
+        if !ok {
+            bail!("read-only bind of {}: {}", bin.display(), os());
+        }
+        open_own()
     })();
     setns(host_ns)?;
     result

@@ -84,6 +84,7 @@ pub fn report(
     seccomp_overhead(&mut out, &rows);
     throughput_table(&mut out, &rows, cfg);
     let ratios = ratio_table(&mut out, &rows);
+    let reexec = reexec_cost(&mut out, &rows);
     notes(&mut out, &rows, cgroups_seen);
     print!("{out}");
 
@@ -118,6 +119,7 @@ pub fn report(
         "throughput_counts": { "serial": cfg.serial, "parallel": cfg.parallel },
         "runtimes": json_rows,
         "ratios_oxirun_over_peer": ratios,
+        "cve_2019_5736_reexec_cost": reexec,
         "outputs": ["lifecycle.json", "lifecycle.md", "lifecycle.svg"],
     });
     Output {
@@ -380,7 +382,7 @@ fn ratio_table(out: &mut String, rows: &[Row]) -> Vec<Value> {
         let _ = writeln!(out, "  oxirun not measured");
         return ratios;
     };
-    for row in rows.iter().filter(|r| r.rt.name != "oxirun") {
+    for row in rows.iter().filter(|r| !r.rt.name.starts_with("oxirun")) {
         let rt = row.rt;
         // Compare with oxirun in the peer's own cgroup mode when it was measured so.
         let ox = rows
@@ -449,6 +451,58 @@ fn ratio_table(out: &mut String, rows: &[Row]) -> Vec<Value> {
         }
     }
     ratios
+}
+
+/// What oxirun's CVE-2019-5736 re-exec costs: `oxirun (no cgroups)` minus the same binary run
+/// from a read-only mount (`oxirun-roexe`, which skips the re-exec), per scenario; and where
+/// that row stands against each peer measured without cgroups.
+fn reexec_cost(out: &mut String, rows: &[Row]) -> Value {
+    let mode = Mode::NoCgroups;
+    let find = |name: &str| rows.iter().find(|r| r.rt.name == name && r.rt.mode == mode);
+    let (Some(ox), Some(ro)) = (find("oxirun"), find(crate::runtime::RO_EXE)) else {
+        return Value::Null;
+    };
+    let _ = writeln!(
+        out,
+        "
+CVE-2019-5736 re-exec cost: oxirun (no cgroups) minus the same binary from a read-only \
+         mount ({}, no re-exec), medians:",
+        crate::runtime::RO_EXE
+    );
+    let mut per = serde_json::Map::new();
+    for scenario in SCENARIOS {
+        let (Some(a), Some(b)) = (ox.sum(scenario), ro.sum(scenario)) else {
+            continue;
+        };
+        let wall = a.wall_med as i64 - b.wall_med as i64;
+        let cpu = a.cpu_total as i64 - b.cpu_total as i64;
+        let mut line = format!(
+            "  {:<25} wall {} ms  CPU {} ms",
+            scenario.label(mode),
+            signed_ms(wall),
+            signed_ms(cpu)
+        );
+        for peer in rows
+            .iter()
+            .filter(|r| !r.rt.name.starts_with("oxirun") && r.rt.mode == mode)
+        {
+            if let Some(p) = peer.sum(scenario) {
+                line.push_str(&format!(
+                    "  | {} vs {}: wall {:.2}x CPU {:.2}x",
+                    crate::runtime::RO_EXE,
+                    peer.rt.name,
+                    ratio(b.wall_med, p.wall_med),
+                    ratio(b.cpu_total, p.cpu_total)
+                ));
+            }
+        }
+        let _ = writeln!(out, "{line}");
+        per.insert(
+            scenario.key().to_string(),
+            json!({ "wall_us": wall, "cpu_us": cpu }),
+        );
+    }
+    Value::Object(per)
 }
 
 fn notes(out: &mut String, rows: &[Row], cgroups_seen: &BTreeMap<String, Vec<String>>) {

@@ -25,6 +25,9 @@ impl Mode {
     }
 }
 
+/// Row name of oxirun run from a read-only mount of its binary (no re-exec).
+pub const RO_EXE: &str = "oxirun-roexe";
+
 pub struct Runtime {
     pub name: String,
     pub bin: PathBuf,
@@ -102,6 +105,16 @@ pub fn find_runtimes(manifest: &Path, bench_dir: &Path) -> Result<Vec<Runtime>> 
         // The same mode as crun here (crun cannot use this hybrid host's cgroups).
         add(
             "oxirun",
+            bin.clone(),
+            Mode::NoCgroups,
+            &["--cgroup-manager=disabled"],
+            err.clone(),
+        );
+        // The same binary seen through a read-only bind mount (a private mount namespace, see
+        // mntns::ro_exe_namespace): oxirun then skips its CVE-2019-5736 re-exec, so the
+        // difference to the row above is what that defence costs.
+        add(
+            RO_EXE,
             bin,
             Mode::NoCgroups,
             &["--cgroup-manager=disabled"],
