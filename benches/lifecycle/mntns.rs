@@ -21,16 +21,18 @@ pub fn open_own() -> Result<libc::c_int> {
     Ok(fd)
 }
 
-/// Makes a private mount namespace without `/sys/fs/cgroup/unified` (only this process's view;
-/// no cgroup is touched), returns its fd, and goes back to the host namespace `host_ns`.
-pub fn crun_namespace(host_ns: libc::c_int) -> Result<libc::c_int> {
-    let os = || std::io::Error::last_os_error();
+/// Makes a private mount namespace (propagation private), lets `shape` change this process's
+/// view in it, returns its fd, and goes back to the host namespace `host_ns`.
+fn private_namespace(
+    host_ns: libc::c_int,
+    shape: impl FnOnce() -> Result<()>,
+) -> Result<libc::c_int> {
     // SAFETY: single-threaded process; unshare only affects this process's mount namespace.
     if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-        bail!("unshare(CLONE_NEWNS): {}", os());
+        bail!("unshare(CLONE_NEWNS): {}", std::io::Error::last_os_error());
     }
     let result = (|| {
-        // SAFETY: literal NUL-terminated paths; propagation change inside our new namespace.
+        // SAFETY: literal NUL-terminated path; propagation change inside our new namespace.
         let r = unsafe {
             libc::mount(
                 std::ptr::null(),
@@ -41,60 +43,46 @@ pub fn crun_namespace(host_ns: libc::c_int) -> Result<libc::c_int> {
             )
         };
         if r != 0 {
-            bail!("make / private in the crun namespace: {}", os());
+            bail!("make / private: {}", std::io::Error::last_os_error());
         }
-        // SAFETY: detaches the mount in our private namespace only (propagation is private).
-        if unsafe { libc::umount2(c"/sys/fs/cgroup/unified".as_ptr(), libc::MNT_DETACH) } != 0 {
-            bail!(
-                "umount /sys/fs/cgroup/unified in the crun namespace: {}",
-                os()
-            );
-        }
-        // SAFETY: open(2) of a NUL-terminated literal path.
-        let fd = unsafe {
-            libc::open(
-                c"/proc/self/ns/mnt".as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            bail!("open crun namespace: {}", os());
-        }
-        Ok(fd)
+        shape()?;
+        open_own()
     })();
     setns(host_ns)?;
     result
 }
 
-/// Makes a private mount namespace in which `bin` is a read-only bind mount of itself (only
-/// this process's view; nothing on the host changes), returns its fd, and goes back to the
-/// host namespace `host_ns`. oxirun started from there finds its binary unwritable and skips
-/// its CVE-2019-5736 re-exec.
+/// The namespace crun runs from on a hybrid host: without `/sys/fs/cgroup/unified` (only this
+/// process's view; no cgroup is touched).
+pub fn crun_namespace(host_ns: libc::c_int) -> Result<libc::c_int> {
+    private_namespace(host_ns, || {
+        // SAFETY: detaches the mount in our private namespace only (propagation is private).
+        if unsafe { libc::umount2(c"/sys/fs/cgroup/unified".as_ptr(), libc::MNT_DETACH) } != 0 {
+            bail!(
+                "umount /sys/fs/cgroup/unified in the crun namespace: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        Ok(())
+    })
+}
+
+/// A namespace in which `bin` is a read-only bind mount of itself (nothing on the host
+/// changes): oxirun started from there finds its binary unwritable and skips its
+/// CVE-2019-5736 re-exec.
 pub fn ro_exe_namespace(host_ns: libc::c_int, bin: &std::path::Path) -> Result<libc::c_int> {
     use std::os::unix::ffi::OsStrExt;
-    let os = || std::io::Error::last_os_error();
     let path = std::ffi::CString::new(bin.as_os_str().as_bytes())?;
-    // SAFETY: single-threaded process; unshare only affects this process's mount namespace.
-    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-        bail!("unshare(CLONE_NEWNS): {}", os());
-    }
-    let result = (|| {
-        // SAFETY: NUL-terminated paths; mounts inside our new, private namespace only.
+    private_namespace(host_ns, || {
+        // SAFETY: NUL-terminated path; mounts inside our new, private namespace only.
         let ok = unsafe {
             libc::mount(
+                path.as_ptr(),
+                path.as_ptr(),
                 std::ptr::null(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
+                libc::MS_BIND,
                 std::ptr::null(),
             ) == 0
-                && libc::mount(
-                    path.as_ptr(),
-                    path.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_BIND,
-                    std::ptr::null(),
-                ) == 0
                 && libc::mount(
                     std::ptr::null(),
                     path.as_ptr(),
@@ -104,12 +92,14 @@ pub fn ro_exe_namespace(host_ns: libc::c_int, bin: &std::path::Path) -> Result<l
                 ) == 0
         };
         if !ok {
-            bail!("read-only bind of {}: {}", bin.display(), os());
+            bail!(
+                "read-only bind of {}: {}",
+                bin.display(),
+                std::io::Error::last_os_error()
+            );
         }
-        open_own()
-    })();
-    setns(host_ns)?;
-    result
+        Ok(())
+    })
 }
 
 pub fn setns(fd: libc::c_int) -> Result<()> {
