@@ -158,7 +158,7 @@ pub fn create(opts: &CreateOpts) -> Result<Created> {
 
 /// `create`, handing back the still-locked state directory and the state written, so `run`
 /// can start the container without reopening and re-reading what it just wrote.
-pub fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
+fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
     bundle::validate_id(&opts.id)?;
     if opts.systemd_cgroup {
         bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet");
@@ -378,7 +378,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
 /// Start a created container whose state directory we hold locked - through the exec gate,
 /// or through `sync` when this command created it with `self_start` - then run the
 /// poststart hooks.
-pub fn start_held(sdir: &StateDir, st: &State, sync: Option<&OwnedFd>) -> Result<()> {
+fn start_held(sdir: &StateDir, st: &State, sync: Option<&OwnedFd>) -> Result<()> {
     let id = &st.id;
     if let Some(sync) = sync {
         use launch::sync::{recv_msg, send_msg, Msg};
@@ -497,16 +497,24 @@ fn destroy(sdir: StateDir, st: &State) -> Result<()> {
 /// `run`: create + start + wait, forwarding signals; returns the exit code.
 pub fn run(opts: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
     if detach {
-        let (sdir, st, created) = create_held(opts)?;
-        let started = start_held(&sdir, &st, created.sync.as_ref());
-        drop(sdir);
-        if let Err(e) = started {
-            let _ = delete(&opts.root, &opts.id, true);
-            return Err(e);
-        }
-        return Ok(0);
+        return create_and_start(opts).map(|_| 0);
     }
     crate::launch::foreground::run(opts, keep)
+}
+
+/// `run`'s create + start: started while still holding the lock taken by create (nothing can
+/// come in between), the lock released after; a failed start deletes the container.
+pub fn create_and_start(opts: &CreateOpts) -> Result<(State, Created)> {
+    let (sdir, st, created) = create_held(opts)?;
+    let started = start_held(&sdir, &st, created.sync.as_ref());
+    drop(sdir);
+    match started {
+        Ok(()) => Ok((st, created)),
+        Err(e) => {
+            let _ = delete(&opts.root, &opts.id, true);
+            Err(e)
+        }
+    }
 }
 
 /// Delete after a foreground run (the init has been reaped). `st` is what `create` wrote: it

@@ -31,14 +31,7 @@ pub fn run(opts: &CreateOpts, keep: bool) -> Result<i32> {
     // Orphans of the container (and the init after an extra fork) come to us to be reaped.
     sys::process::set_child_subreaper().context("PR_SET_CHILD_SUBREAPER")?;
     let set = block_signals()?;
-    let (sdir, st, created) = container::create_held(opts)?;
-    // Started while still holding the lock taken by create: nothing can come in between.
-    let started = container::start_held(&sdir, &st, created.sync.as_ref());
-    drop(sdir);
-    if let Err(e) = started {
-        let _ = container::delete(&opts.root, &opts.id, true);
-        return Err(e);
-    }
+    let (st, created) = container::create_and_start(opts)?;
     let code = wait_forwarding(&set, created.pid, created.console)?;
     if !keep {
         container::cleanup_after_run(&opts.root, &opts.id, &st)?;
