@@ -11,8 +11,8 @@ use super::files;
 
 /// mkdir -p every directory; on failure remove what this call created.
 ///
-/// Only directories created here are written to (cpuset.cpus/mems copied from the parent on
-/// v1 cpuset, which otherwise refuses processes). On a pure v2 host the ancestors' controllers
+/// Only directories this call found missing are written to (cpuset.cpus/mems copied from the
+/// parent on v1 cpuset, which otherwise refuses processes, and only while empty). On a pure v2 host the ancestors' controllers
 /// are delegated down (`cgroup.subtree_control`, best effort, as runc does) so that resource
 /// files exist in the container's cgroup.
 pub fn create(dirs: &[(String, PathBuf)]) -> Result<()> {
@@ -57,8 +57,9 @@ fn create_one(
     for d in missing.iter().rev() {
         match std::fs::create_dir(d) {
             Ok(()) => created.push(d.clone()),
-            // Made by someone else meanwhile: theirs to set up.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            // Made meanwhile by another container being created: set up by it (or by
+            // `inherit_cpuset` below, when our child finds it still empty).
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(files::err(d, "", &e)),
         }
         if is_cpuset {
@@ -81,21 +82,34 @@ fn create_one(
 }
 
 /// v1 cpuset: a new cgroup starts with empty cpus/mems (unless clone_children) and then
-/// refuses every process; copy the parent's.
+/// refuses every process; copy the parent's. An ancestor can itself still be empty when
+/// another container created at the same time has made it but not filled it yet, so empty
+/// ancestors are filled first, top-down (as runc does). An empty v1 cpuset holds no process,
+/// so filling one never changes a cgroup in use.
 fn inherit_cpuset(dir: &Path) -> Result<()> {
-    let Some(parent) = dir.parent() else {
-        return Ok(());
-    };
     for file in ["cpuset.cpus", "cpuset.mems"] {
-        if !dir.join(file).exists() {
-            continue;
-        }
-        if files::read(dir, file)?.is_empty() {
-            let value = files::read(parent, file)?;
-            files::write(dir, file, &value)?;
+        // Absent on a `noprefix` mount: nothing we know how to fill.
+        if dir.join(file).exists() {
+            fill_from_parent(dir, file)?;
         }
     }
     Ok(())
+}
+
+/// The value of `file` in `dir`, copied from the nearest non-empty ancestor if empty.
+fn fill_from_parent(dir: &Path, file: &str) -> Result<String> {
+    let value = files::read(dir, file)?;
+    if !value.is_empty() {
+        return Ok(value);
+    }
+    let parent = match dir.parent() {
+        Some(p) if p.join(file).exists() => p,
+        // The hierarchy root is never empty; nothing above it to copy from.
+        _ => return Ok(value),
+    };
+    let value = fill_from_parent(parent, file)?;
+    files::write(dir, file, &value)?;
+    Ok(value)
 }
 
 /// v2: enable in `dir`'s subtree every controller `dir` has (best effort). A non-root cgroup

@@ -325,3 +325,32 @@ fn v2_freeze_and_kill_on_the_unified_hierarchy() {
     t.cg.remove().unwrap();
     assert!(!dir.exists());
 }
+
+/// Regression (CI failure of the conformance suite's first `run`): two containers created at
+/// once under a new parent. The other one has made the parent but not yet copied cpuset.cpus
+/// into it; our child must still end up with cpus and take a process.
+#[test]
+fn parent_made_by_someone_else_but_not_yet_set_up() {
+    let Some(mut t) = TestCg::new("race") else {
+        return;
+    };
+    let Some(cpuset_parent) = t.parent.v1_dir("cpuset").map(Path::to_path_buf) else {
+        eprintln!("skipping: no v1 cpuset hierarchy");
+        return;
+    };
+    std::fs::create_dir(&cpuset_parent).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(cpuset_parent.join("cpuset.cpus"))
+            .unwrap()
+            .trim(),
+        "",
+        "a new v1 cpuset starts empty"
+    );
+    t.cg.create().unwrap();
+    let leaf = t.cg.v1_dir("cpuset").unwrap();
+    let cpus = std::fs::read_to_string(leaf.join("cpuset.cpus")).unwrap();
+    assert!(!cpus.trim().is_empty(), "the leaf got no cpus");
+    let pid = t.spawn_sleep();
+    t.cg.add_pid(pid).unwrap();
+    assert_eq!(t.cg.pids().unwrap(), vec![pid]);
+}
