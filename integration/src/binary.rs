@@ -64,3 +64,27 @@ pub fn oxirun_bin() -> &'static Path {
         bin
     })
 }
+
+/// The static release binary the README ships (`make release`: static PIE, LTO), built once
+/// per test process. Tests of what only that build shows use it (code that runs before the C
+/// library has relocated the binary).
+pub fn static_release_bin() -> &'static Path {
+    static STATIC: OnceLock<PathBuf> = OnceLock::new();
+    init();
+    STATIC.get_or_init(|| {
+        let ws = workspace_dir();
+        let out = Command::new("make")
+            .arg("release")
+            .current_dir(&ws)
+            .output()
+            .expect("run make release");
+        assert!(
+            out.status.success(),
+            "`make release` failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bin = ws.join("target/x86_64-unknown-linux-gnu/release/oxirun");
+        assert!(bin.exists(), "{} missing after make release", bin.display());
+        bin
+    })
+}

@@ -143,8 +143,9 @@ fn in_user_namespace() -> bool {
 pub fn main() -> i32 {
     let argv = args::normalize(std::env::args_os().collect());
     if matches!(args::subcommand(&argv), Some("create" | "run" | "exec")) {
-        // Re-execute from the protected copy before clap builds its tables, so that work is
-        // done once, not in both images. A failure here is reported by the check below.
+        // Usually already done at the ELF entry point (`sys::entry`), before libc started;
+        // this covers the rest (memfd copy, unprivileged callers) before clap builds its
+        // tables. A failure here is reported by the check below.
         let _ = crate::sys::selfexe::ensure_protected();
     }
     let cli = match Cli::try_parse_from(argv) {

@@ -15,6 +15,7 @@ pub fn read_small(path: impl AsRef<std::path::Path>) -> std::io::Result<String> 
 
 pub mod attrs;
 pub mod bpf;
+pub mod entry;
 pub mod fs;
 pub mod ns;
 pub mod process;

@@ -8,6 +8,10 @@
 //! mount of the binary (`open_tree` + `mount_setattr`: no copy, about an execve); else (no
 //! new mount API, or no CAP_SYS_ADMIN) re-execute from a sealed memfd copy (a full copy of
 //! the binary, several milliseconds).
+//!
+//! The common case (root, not yet protected, new mount API) has normally been done already,
+//! by the same read-only clone, at the ELF entry point before the C library started
+//! (`entry.rs`); this module then only confirms it and handles every other case.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -16,8 +20,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Set in the environment of the re-executed copy (and removed at once by it).
-const MARK: &str = "_OXIRUN_SEALED_EXE";
+/// Set in the environment of the re-executed copy (and removed at once by it); the entry
+/// point's fast path sets the same mark.
+use super::entry::MARK;
 
 /// Set once /proc/self/exe has been found protected (the CLI may ask twice).
 static PROTECTED: AtomicBool = AtomicBool::new(false);
