@@ -1,12 +1,13 @@
-//! The binary. It is entered as C `main` (`#![no_main]`): the Rust runtime's own start-up
-//! reads /proc/self/maps to find the main thread's stack guard and maps a signal stack for
-//! its stack-overflow message - about ten syscalls on each of the two execs of every
-//! `create`/`run`/`exec`, for a message. Arguments and environment still come from std
-//! (glibc passes them to std's init hook); `process::exit` still flushes stdout.
-// Test builds keep the harness's own main (it has no tests; without this it would run us).
-#![cfg_attr(not(test), no_main)]
+//! The binary. Its ELF entry point is `oxirun_entry` (`sys::entry`, linked with `-e` by
+//! build.rs), which may re-execute from a protected copy before glibc starts and otherwise
+//! hands over to glibc's `_start`. It is then entered as C `main` (`#![no_main]`): the Rust
+//! runtime's own start-up reads /proc/self/maps to find the main thread's stack guard and maps
+//! a signal stack for its stack-overflow message - about ten syscalls per exec, for a message.
+//! Arguments and environment still come from std (glibc passes them to std's init hook);
+//! `process::exit` still flushes stdout. (No test harness is built for this file:
+//! `test = false` in Cargo.toml.)
+#![no_main]
 
-#[cfg(not(test))]
 #[no_mangle]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     oxirun::sys::process::ignore_sigpipe();

@@ -54,6 +54,19 @@ fn strace_static(c: &Container, args: &[&str], env: &[(String, String)]) -> (Out
     (out, mine)
 }
 
+/// `run`s a container printing "inside" under strace (with `env` added), checks it worked,
+/// and returns the syscalls of the runtime's first process.
+fn run_traced(short: &str, env: &[(String, String)]) -> Vec<String> {
+    let mut c = Container::new(short);
+    c.sh("echo inside");
+    c.write_config();
+    let b = c.bundle_str();
+    let (out, calls) = strace_static(&c, &["run", "--bundle", &b, &c.id], env);
+    out.ok("run with the static binary");
+    assert_eq!(out.stdout.trim(), "inside", "{out:#?}");
+    calls
+}
+
 fn strace_available() -> bool {
     Command::new("strace").arg("-V").output().is_ok()
 }
@@ -64,13 +77,7 @@ fn run_reexecs_before_libc_starts_and_the_container_runs() {
         strace_available(),
         "strace is needed (make deps installs it)"
     );
-    let mut c = Container::new("entry");
-    c.sh("echo inside; readlink /proc/self/exe");
-    c.write_config();
-    let b = c.bundle_str();
-    let (out, calls) = strace_static(&c, &["run", "--bundle", &b, &c.id], &[]);
-    out.ok("run with the static binary");
-    assert!(out.stdout.contains("inside"), "{out:#?}");
+    let calls = run_traced("entry", &[]);
     // The first image: its own execve, one open of /proc/self/exe (is it already on a
     // read-only mount?), then the protected re-exec; glibc's start-up (brk, arch_prctl) never
     // ran in it.
@@ -129,16 +136,10 @@ fn huge_environment_falls_back_to_the_reexec_after_libc_start() {
         strace_available(),
         "strace is needed (make deps installs it)"
     );
-    let mut c = Container::new("entryenv");
-    c.sh("echo inside");
-    c.write_config();
     let env: Vec<(String, String)> = (0..1100)
         .map(|i| (format!("OXIRUN_IT_FILL_{i}"), "x".into()))
         .collect();
-    let b = c.bundle_str();
-    let (out, calls) = strace_static(&c, &["run", "--bundle", &b, &c.id], &env);
-    out.ok("run with 1100 environment variables");
-    assert!(out.stdout.contains("inside"), "{out:#?}");
+    let calls = run_traced("entryenv", &env);
     let exec_at = calls.iter().position(|n| n == "execveat");
     let libc_at = calls.iter().position(|n| n == "arch_prctl");
     assert!(

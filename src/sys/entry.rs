@@ -78,7 +78,9 @@ unsafe fn needs_protection(argv: *const *const u8, argc: usize) -> bool {
         // SAFETY: i < argc.
         let a = unsafe { read_volatile(argv.add(i)) };
         // SAFETY: a is NUL-terminated.
-        if unsafe { eq(a, b"create\0") || eq(a, b"run\0") || eq(a, b"exec\0") } {
+        if unsafe {
+            starts_with(a, b"create\0") || starts_with(a, b"run\0") || starts_with(a, b"exec\0")
+        } {
             return true;
         }
         i += 1;
@@ -106,32 +108,15 @@ unsafe fn marked(envp: *const *const u8) -> bool {
     }
 }
 
-/// `s` (NUL-terminated) equals `lit` (which includes its NUL).
-///
-/// # Safety
-/// `s` is NUL-terminated.
-unsafe fn eq(s: *const u8, lit: &[u8]) -> bool {
-    let mut i = 0;
-    while i < lit.len() {
-        // SAFETY: we stop at s's NUL at the latest (lit ends with NUL, so a match ends there).
-        let c = unsafe { read_volatile(s.add(i)) };
-        // SAFETY: i < lit.len().
-        if c != unsafe { read_volatile(lit.as_ptr().add(i)) } {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-/// `s` (NUL-terminated) starts with `prefix` (no NUL in it).
+/// `s` (NUL-terminated) starts with `prefix`; a `prefix` ending in NUL asks for equality.
 ///
 /// # Safety
 /// `s` is NUL-terminated.
 unsafe fn starts_with(s: *const u8, prefix: &[u8]) -> bool {
     let mut i = 0;
     while i < prefix.len() {
-        // SAFETY: a mismatch (at the latest s's NUL, as prefix has none) ends the loop.
+        // SAFETY: we never read past s's NUL: a mismatch there ends the loop, and a match
+        // there is prefix's own final NUL.
         let c = unsafe { read_volatile(s.add(i)) };
         // SAFETY: i < prefix.len().
         if c != unsafe { read_volatile(prefix.as_ptr().add(i)) } {
