@@ -102,12 +102,23 @@ pub fn recv_msg(fd: &OwnedFd) -> Result<Option<Msg>> {
 pub fn recv_msg_fd(fd: &OwnedFd) -> Result<Option<(Msg, Option<OwnedFd>)>> {
     use std::os::fd::AsFd;
     let mut buf = [0u8; MAX_MSG + 1];
+    let mut reset = false;
     loop {
         return match crate::sys::tty::recv_with_fd(fd.as_fd(), &mut buf) {
             Ok((0, _)) => Ok(None),
             Ok((n, _)) if n > MAX_MSG => bail!("sync: oversized message ({n} bytes)"),
             Ok((n, passed)) => Ok(Some((Msg::decode(&buf[..n])?, passed))),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // The peer exited with a message of ours unread (it failed before reading `Go`).
+            // The kernel reports that before the messages still queued for us - the peer's
+            // error among them - and clears it on reading: read on, then it is an EOF.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {
+                if reset {
+                    return Ok(None);
+                }
+                reset = true;
+                continue;
+            }
             Err(e) => bail!("sync recv: {e}"),
         };
     }
@@ -135,6 +146,19 @@ mod tests {
         ] {
             assert_eq!(Msg::decode(&m.encode()).unwrap(), m);
         }
+    }
+
+    /// CI flake: the init failed and exited before reading our `Go`; its error must still be
+    /// what the parent reads (not "Connection reset by peer"), then the end of the channel.
+    #[test]
+    fn peer_error_survives_our_unread_message() {
+        let (parent, init) = pair().unwrap();
+        let err = Msg::Error("rootfsPropagation: bad".into());
+        send_msg(&init, &err).unwrap();
+        send_msg(&parent, &Msg::Go).unwrap();
+        drop(init);
+        assert_eq!(recv_msg_fd(&parent).unwrap().map(|(m, _)| m), Some(err));
+        assert!(recv_msg_fd(&parent).unwrap().is_none());
     }
 
     #[test]
