@@ -8,7 +8,8 @@
 //! cpuset, hugetlb incl. rsvd, `unified`, io weight), a memory hog OOM-killed and reported by
 //! `events`, a fork bomb stopped at pids.max, pause/resume through cgroup.freeze, `update` of
 //! live limits (flags and `--resources -`), `ps` listing exactly cgroup.procs,
-//! `events --stats`, delete removing the cgroup, the device BPF program denying a device (a
+//! `events --stats`, delete removing the cgroup, the init born in its cgroup (`clone3` with
+//! `CLONE_INTO_CGROUP`, seen in the `--debug` log), the device BPF program denying a device (a
 //! write to /dev/kmsg; reads are refused by dmesg_restrict anyway), and v2-only refusals (`realtimeRuntime`).
 //!
 //! Needs: qemu-system-x86 (`qemu-system-x86_64`), linux-image-amd64 (`/boot/vmlinuz-*`),
@@ -63,6 +64,7 @@ const EXPECTED: &[&str] = &[
     "update: below usage refused with checkBeforeUpdate",
     "stats: events --stats",
     "delete: cgroup removed",
+    "clone: the init is born in its cgroup (CLONE_INTO_CGROUP)",
     "devices: default devices usable",
     "devices: kmsg denied by the BPF program",
     "devices: kmsg allowed by an explicit rule",
@@ -278,7 +280,8 @@ fi
 
 # --- devices (foreground run: output on our stdout)
 bundle dev
-out=$($O run --bundle /b/dev dev 2>&1 </dev/null)
+out=$($O --debug run --bundle /b/dev dev 2>&1 </dev/null)
+yes_if "clone: the init is born in its cgroup (CLONE_INTO_CGROUP)" 'echo "$out" | grep -q "init cloned into its cgroup"' "$out"
 yes_if "devices: default devices usable" 'echo "$out" | grep -q null-ok && echo "$out" | grep -q zero-ok' "$out"
 yes_if "devices: kmsg denied by the BPF program" 'echo "$out" | grep -q kmsg-denied' "$out"
 bundle dev2

@@ -1,7 +1,7 @@
 //! The parent side of process creation: clone the init, place it in its cgroup, drive the
 //! sync protocol until the init is ready (or report its error and clean up).
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::signal::Signal;
@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 use super::sync::{self, Msg};
 use super::{init, Config, NsPlan};
 use crate::hooks::{self, Kind};
-use crate::sys::process::{clone_fork, Forked};
+use crate::sys::process::{clone_fork, clone_into_cgroup, Forked};
 
 /// What `launch` hands back.
 pub struct Launched {
@@ -29,7 +29,8 @@ pub fn launch(cfg: &Config) -> Result<Launched> {
     let (parent_end, init_end) = sync::pair()?;
     let _idmap = crate::rootfs::idmap::prepare(cfg.spec)?;
     crate::process::supported();
-    match clone_fork(plan.clone_flags.bits()).context("clone the container init")? {
+    let (forked, placed) = clone_init(cfg, &plan)?;
+    match forked {
         Forked::Child => {
             drop(parent_end);
             init::run(cfg, &plan, init_end)
@@ -38,7 +39,15 @@ pub fn launch(cfg: &Config) -> Result<Launched> {
             drop(init_end);
             let mut init_pid = pid;
             let mut console = None;
-            let result = drive(cfg, &plan, pid, &mut init_pid, &mut console, &parent_end);
+            let result = drive(
+                cfg,
+                &plan,
+                pid,
+                placed,
+                &mut init_pid,
+                &mut console,
+                &parent_end,
+            );
             if result.is_err() {
                 kill_and_reap(pid, init_pid);
             }
@@ -48,15 +57,50 @@ pub fn launch(cfg: &Config) -> Result<Launched> {
     }
 }
 
+/// Clone the init with the plan's namespaces. On a pure cgroup v2 host it is born in its
+/// cgroup (`CLONE_INTO_CGROUP`); the flag says so. Otherwise (v1 or hybrid, an old kernel, or
+/// any refusal) it is a plain clone and the caller moves it in, which also reports why a
+/// cgroup takes no process.
+fn clone_init(cfg: &Config, plan: &NsPlan) -> Result<(Forked, bool)> {
+    let flags = plan.clone_flags.bits();
+    if cfg.cgroup.is_unified() {
+        if let Some(dir) = cfg.cgroup.unified_dir() {
+            let fd = nix::fcntl::open(
+                dir,
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            );
+            if let Ok(fd) = fd {
+                match clone_into_cgroup(flags, fd.as_fd()) {
+                    Ok(f) => {
+                        crate::logging::debug("init cloned into its cgroup (CLONE_INTO_CGROUP)");
+                        return Ok((f, true));
+                    }
+                    Err(e) => crate::logging::debug(&format!(
+                        "clone3 with CLONE_INTO_CGROUP: {e}; moving the init in instead"
+                    )),
+                }
+            }
+        }
+    }
+    let f = clone_fork(flags).context("clone the container init")?;
+    Ok((f, false))
+}
+
 fn drive(
     cfg: &Config,
     plan: &NsPlan,
     child: i32,
+    placed: bool,
     init_pid: &mut i32,
     console: &mut Option<OwnedFd>,
     sync_fd: &OwnedFd,
 ) -> Result<i32> {
-    cfg.cgroup.add_pid(child)?;
+    if !placed {
+        cfg.cgroup.add_pid(child)?;
+    }
     if plan.new_user {
         crate::userns::write_maps(child, cfg.spec)?;
     }
