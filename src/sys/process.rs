@@ -44,6 +44,7 @@ pub fn clone_into_cgroup(
     use std::os::fd::AsRawFd;
     /// `struct clone_args` up to `cgroup` (CLONE_ARGS_SIZE_VER2, linux/sched.h).
     #[repr(C)]
+    #[derive(Default)]
     struct CloneArgs {
         flags: u64,
         pidfd: u64,
@@ -58,18 +59,12 @@ pub fn clone_into_cgroup(
         cgroup: u64,
     }
     const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    // No stack (fork-like), no pidfd/tid/tls/set_tid.
     let args = CloneArgs {
         flags: ns_flags as u32 as u64 | CLONE_INTO_CGROUP,
-        pidfd: 0,
-        child_tid: 0,
-        parent_tid: 0,
         exit_signal: libc::SIGCHLD as u64,
-        stack: 0,
-        stack_size: 0,
-        tls: 0,
-        set_tid: 0,
-        set_tid_size: 0,
         cgroup: cgroup.as_raw_fd() as u64,
+        ..Default::default()
     };
     // SAFETY: clone3 with no stack behaves like fork() (see clone_fork, same single-threaded
     // argument); `args` is a valid clone_args of the size we pass and outlives the call.
