@@ -5,7 +5,7 @@
 //! Why: glibc's start-up (static or not) asks the CPU about its caches with ~50 `cpuid`
 //! instructions, and in a VM each one is a VM exit (~5 us here): ~0.28 ms of CPU per process
 //! start, paid by the image that only re-executes itself as much as by the one that works.
-//! Re-executing before that start-up makes the first image cost an `execve` and six syscalls.
+//! Re-executing before that start-up makes the first image cost an `execve` and eight syscalls.
 //!
 //! Only the fast, common case is handled here: root, not yet protected, `open_tree` and
 //! `mount_setattr` available. In every other case (or on any error) this returns and glibc
