@@ -8,9 +8,10 @@
 //! cpuset, hugetlb incl. rsvd, `unified`, io weight), a memory hog OOM-killed and reported by
 //! `events`, a fork bomb stopped at pids.max, pause/resume through cgroup.freeze, `update` of
 //! live limits (flags and `--resources -`), `ps` listing exactly cgroup.procs,
-//! `events --stats`, delete removing the cgroup, the init born in its cgroup (`clone3` with
-//! `CLONE_INTO_CGROUP`, seen in the `--debug` log), the device BPF program denying a device (a
-//! write to /dev/kmsg; reads are refused by dmesg_restrict anyway), and v2-only refusals (`realtimeRuntime`).
+//! `events --stats`, delete removing the cgroup, the init and an exec'd process born in their
+//! cgroup (`clone3` with `CLONE_INTO_CGROUP`, seen in the `--debug` log), the device BPF
+//! program denying a device (a write to /dev/kmsg; reads are refused by dmesg_restrict
+//! anyway), and v2-only refusals (`realtimeRuntime`).
 //!
 //! Needs: qemu-system-x86 (`qemu-system-x86_64`), linux-image-amd64 (`/boot/vmlinuz-*`),
 //! busybox-static (`/bin/busybox`), cpio, gzip. Skipped (with the reason printed) only when no
@@ -56,6 +57,7 @@ const EXPECTED: &[&str] = &[
     "freeze: thawed",
     "freeze: state running",
     "ps: lists exactly cgroup.procs",
+    "exec: born in the container's cgroup (CLONE_INTO_CGROUP)",
     "update: memory.max",
     "update: pids.max",
     "update: cpu.max keeps the period",
@@ -254,6 +256,8 @@ if create fr && $O start fr; then
   yes_if "freeze: thawed" 'grep -q "^frozen 0" $CG/fr/cgroup.events' "$(cat $CG/fr/cgroup.events)"
   yes_if "freeze: state running" '$O state fr | grep -q "\"status\": \"running\""' "$($O state fr)"
   check "ps: lists exactly cgroup.procs" "$(procs_json $CG/fr)" "$($O ps --format json fr)"
+  out=$($O --debug exec fr cat /proc/self/cgroup 2>&1 </dev/null)
+  yes_if "exec: born in the container's cgroup (CLONE_INTO_CGROUP)" 'echo "$out" | grep -q "exec process cloned into its cgroup" && echo "$out" | grep -Eq "^0::/(oxirun-it/fr)?\$"' "$out"
   $O kill fr KILL; sleep 0.5; $O delete --force fr
 else
   notok "freeze: cgroup.freeze set" "$(cat /tmp/fr.err)"

@@ -1,9 +1,9 @@
 //! `exec`: a new process in a running container. The parent joins the container's pid
 //! namespace for its children (`setns(pidfd, CLONE_NEWPID)`), so the child it forks is born
 //! there; the child joins every other namespace of the init at once through the verified
-//! pidfd (`setns(pidfd, flags)`), is placed in the container's cgroup (forking once more only
-//! if the parent could not join the pid namespace), then sets up its process exactly like the
-//! init (user, caps, rlimits, cwd, fds) and execs.
+//! pidfd (`setns(pidfd, flags)`), is placed in the container's cgroup (born there on pure v2;
+//! forking once more only if the parent could not join the pid namespace), then sets up its
+//! process exactly like the init (user, caps, rlimits, cwd, fds) and execs.
 //!
 //! Protocol on the sync socketpair: parent `Go` (cgroup placed) -> child [`Pid`] -> `Ready`
 //! (about to execve) -> EOF (execve succeeded: the socket was close-on-exec) or `Error`.
@@ -54,7 +54,15 @@ pub fn spawn(cfg: &ExecConfig) -> Result<(i32, Option<OwnedFd>)> {
     // We fork nothing else afterwards. If it fails, the child joins and forks as before.
     let born_inside = flags.contains(CloneFlags::CLONE_NEWPID)
         && nix::sched::setns(pidfd.as_fd(), CloneFlags::CLONE_NEWPID).is_ok();
-    match clone_fork(0).context("fork the exec process")? {
+    // Born in the container's cgroup where the kernel can do it (pure v2), unless it must
+    // join later: a frozen cgroup would freeze it before it reports back, and an exec CPU
+    // affinity has an `initial` mask for the time before it joins.
+    let (forked, placed) = if cfg.paused || cfg.process.exec_cpu_affinity().is_some() {
+        (clone_fork(0).context("fork the exec process")?, false)
+    } else {
+        super::clone_in_cgroup(&cfg.state.cgroup, 0, "exec process")?
+    };
+    match forked {
         Forked::Child => {
             drop(parent_end);
             let flags = if born_inside {
@@ -68,7 +76,7 @@ pub fn spawn(cfg: &ExecConfig) -> Result<(i32, Option<OwnedFd>)> {
             drop(child_end);
             let mut exec_pid = pid;
             let mut console = None;
-            let result = drive(cfg, pid, &mut exec_pid, &mut console, &parent_end);
+            let result = drive(cfg, pid, placed, &mut exec_pid, &mut console, &parent_end);
             if result.is_err() {
                 for p in [exec_pid, pid] {
                     let _ = nix::sys::signal::kill(Pid::from_raw(p), nix::sys::signal::SIGKILL);
@@ -96,6 +104,7 @@ fn join_flags(st: &State) -> CloneFlags {
 fn drive(
     cfg: &ExecConfig,
     child: i32,
+    placed: bool,
     exec_pid: &mut i32,
     console: &mut Option<OwnedFd>,
     sync_fd: &OwnedFd,
@@ -105,7 +114,7 @@ fn drive(
         // runtime-spec: `initial` while joining, `final` once in the cgroup.
         crate::attrs::affinity::apply_initial(a, child)?;
     }
-    if !cfg.paused {
+    if !cfg.paused && !placed {
         cfg.state.cgroup.add_pid(child)?;
     }
     if let Some(a) = affinity {

@@ -25,6 +25,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::cgroups::Cgroup;
 use crate::namespaces;
+use crate::sys::process::Forked;
 
 /// Where the init waits for `start`.
 #[derive(Clone, Copy)]
@@ -83,6 +84,44 @@ impl Config<'_> {
             .iter()
             .any(|k| !of(self.spec, *k).is_empty())
     }
+}
+
+/// Fork-like clone with `flags` (namespaces) of a process that belongs in `cgroup`. On a pure
+/// cgroup v2 host it is born there (`clone3` with `CLONE_INTO_CGROUP`: no later migration
+/// through `cgroup.procs`, which takes the cgroup threadgroup lock for writing); the flag says
+/// so. Otherwise (v1 or hybrid, an old kernel, or any refusal) it is a plain clone and the
+/// caller moves it in, which also reports why a cgroup takes no process. `what` names the
+/// process in the debug log.
+pub(crate) fn clone_in_cgroup(
+    cgroup: &Cgroup,
+    flags: libc::c_int,
+    what: &str,
+) -> anyhow::Result<(Forked, bool)> {
+    use nix::fcntl::{open, OFlag};
+    use std::os::fd::AsFd;
+    if let (true, Some(dir)) = (cgroup.is_unified(), cgroup.unified_dir()) {
+        let dir_fd = open(
+            dir,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        );
+        if let Ok(fd) = dir_fd {
+            match crate::sys::process::clone_into_cgroup(flags, fd.as_fd()) {
+                Ok(f) => {
+                    crate::logging::debug(&format!(
+                        "{what} cloned into its cgroup (CLONE_INTO_CGROUP)"
+                    ));
+                    return Ok((f, true));
+                }
+                Err(e) => crate::logging::debug(&format!(
+                    "clone3 with CLONE_INTO_CGROUP: {e}; moving the {what} in instead"
+                )),
+            }
+        }
+    }
+    let f = crate::sys::process::clone_fork(flags)
+        .map_err(|e| anyhow::anyhow!("clone the {what}: {e}"))?;
+    Ok((f, false))
 }
 
 /// Load a seccomp filter; a notify listener fd goes to the parent over the sync socket,

@@ -1,9 +1,9 @@
 //! The parent side of process creation: clone the init, place it in its cgroup, drive the
 //! sync protocol until the init is ready (or report its error and clean up).
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 use super::sync::{self, Msg};
 use super::{init, Config, NsPlan};
 use crate::hooks::{self, Kind};
-use crate::sys::process::{clone_fork, clone_into_cgroup, Forked};
+use crate::sys::process::Forked;
 
 /// What `launch` hands back.
 pub struct Launched {
@@ -29,7 +29,8 @@ pub fn launch(cfg: &Config) -> Result<Launched> {
     let (parent_end, init_end) = sync::pair()?;
     let _idmap = crate::rootfs::idmap::prepare(cfg.spec)?;
     crate::process::supported();
-    let (forked, placed) = clone_init(cfg, &plan)?;
+    let (forked, placed) =
+        super::clone_in_cgroup(cfg.cgroup, plan.clone_flags.bits(), "container init")?;
     match forked {
         Forked::Child => {
             drop(parent_end);
@@ -55,38 +56,6 @@ pub fn launch(cfg: &Config) -> Result<Launched> {
             result.map(|pid| Launched { pid, console, sync })
         }
     }
-}
-
-/// Clone the init with the plan's namespaces. On a pure cgroup v2 host it is born in its
-/// cgroup (`CLONE_INTO_CGROUP`); the flag says so. Otherwise (v1 or hybrid, an old kernel, or
-/// any refusal) it is a plain clone and the caller moves it in, which also reports why a
-/// cgroup takes no process.
-fn clone_init(cfg: &Config, plan: &NsPlan) -> Result<(Forked, bool)> {
-    let flags = plan.clone_flags.bits();
-    if cfg.cgroup.is_unified() {
-        if let Some(dir) = cfg.cgroup.unified_dir() {
-            let fd = nix::fcntl::open(
-                dir,
-                nix::fcntl::OFlag::O_PATH
-                    | nix::fcntl::OFlag::O_DIRECTORY
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            );
-            if let Ok(fd) = fd {
-                match clone_into_cgroup(flags, fd.as_fd()) {
-                    Ok(f) => {
-                        crate::logging::debug("init cloned into its cgroup (CLONE_INTO_CGROUP)");
-                        return Ok((f, true));
-                    }
-                    Err(e) => crate::logging::debug(&format!(
-                        "clone3 with CLONE_INTO_CGROUP: {e}; moving the init in instead"
-                    )),
-                }
-            }
-        }
-    }
-    let f = clone_fork(flags).context("clone the container init")?;
-    Ok((f, false))
 }
 
 fn drive(
