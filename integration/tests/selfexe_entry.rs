@@ -3,7 +3,8 @@
 //! before the binary is even relocated): for `run` the first image makes exactly `openat`
 //! (of /proc/self/exe), `open_tree`, `mount_setattr`, `execveat`; the container works; commands
 //! that never enter a container do not re-exec; and when the fast path declines (an
-//! environment too big for its fixed table) glibc starts and the full re-exec still happens.
+//! environment too big for its fixed table, or a re-exec mark forged by the caller) glibc
+//! starts and the full re-exec still happens.
 
 use std::path::Path;
 use std::process::Command;
@@ -65,6 +66,22 @@ fn run_traced(short: &str, env: &[(String, String)]) -> Vec<String> {
     out.ok("run with the static binary");
     assert_eq!(out.stdout.trim(), "inside", "{out:#?}");
     calls
+}
+
+/// The slow path happened: glibc started (arch_prctl), then exactly one re-exec.
+#[track_caller]
+fn reexec_after_libc_start(calls: &[String]) {
+    let exec_at = calls.iter().position(|n| n == "execveat");
+    let libc_at = calls.iter().position(|n| n == "arch_prctl");
+    assert!(
+        matches!((libc_at, exec_at), (Some(l), Some(e)) if l < e),
+        "expected glibc to start, then the re-exec: {calls:?}"
+    );
+    assert_eq!(
+        calls.iter().filter(|n| *n == "execveat").count(),
+        1,
+        "{calls:?}"
+    );
 }
 
 fn strace_available() -> bool {
@@ -139,16 +156,18 @@ fn huge_environment_falls_back_to_the_reexec_after_libc_start() {
     let env: Vec<(String, String)> = (0..1100)
         .map(|i| (format!("OXIRUN_IT_FILL_{i}"), "x".into()))
         .collect();
-    let calls = run_traced("entryenv", &env);
-    let exec_at = calls.iter().position(|n| n == "execveat");
-    let libc_at = calls.iter().position(|n| n == "arch_prctl");
+    reexec_after_libc_start(&run_traced("entryenv", &env));
+}
+
+#[test]
+fn a_mark_set_by_the_caller_does_not_switch_the_defence_off() {
     assert!(
-        matches!((libc_at, exec_at), (Some(l), Some(e)) if l < e),
-        "expected glibc to start, then the re-exec: {calls:?}"
+        strace_available(),
+        "strace is needed (make deps installs it)"
     );
-    assert_eq!(
-        calls.iter().filter(|n| *n == "execveat").count(),
-        1,
-        "{calls:?}"
-    );
+    // The caller pretends we were already re-executed: the entry point trusts the mark and
+    // lets glibc start, but `selfexe` finds the binary still writable, drops the mark and
+    // re-executes from the read-only clone all the same.
+    let env = [("_OXIRUN_SEALED_EXE".to_string(), "1".to_string())];
+    reexec_after_libc_start(&run_traced("entrymark", &env));
 }
