@@ -53,11 +53,8 @@ pub fn table(rows: &[Row], cfg: &Config, host: &Host) -> String {
             }
             Some(Ok(t)) => t,
         };
-        let left = t.leftover.state.len() + t.leftover.cgroup_dirs.len();
-        for (name, b) in [("serial", &t.serial), ("parallel", &t.parallel)] {
-            if b.count == 0 {
-                continue;
-            }
+        let left = t.left();
+        for (name, b) in t.batches() {
             let ok = if b.ok == b.count {
                 String::new()
             } else {

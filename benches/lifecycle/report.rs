@@ -300,11 +300,8 @@ fn throughput_table(out: &mut String, rows: &[Row], cfg: &Config) {
             }
             Some(Ok(t)) => t,
         };
-        let left = t.leftover.state.len() + t.leftover.cgroup_dirs.len();
-        for (name, b) in [("serial", &t.serial), ("parallel", &t.parallel)] {
-            if b.count == 0 {
-                continue;
-            }
+        let left = t.left();
+        for (name, b) in t.batches() {
             let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
             let _ = writeln!(
                 out,
@@ -363,7 +360,7 @@ fn throughput_json(row: &Row) -> Value {
             "serial": batch_json(row, &t.serial, true),
             "parallel": batch_json(row, &t.parallel, false),
             "leftover": {
-                "count": t.leftover.state.len() + t.leftover.cgroup_dirs.len(),
+                "count": t.left(),
                 "state_entries": t.leftover.state,
                 "cgroup_dirs": t.leftover.cgroup_dirs,
             },

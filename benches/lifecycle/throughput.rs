@@ -36,6 +36,14 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// An empty batch of `count` containers.
+    fn new(count: usize) -> Batch {
+        Batch {
+            count,
+            ..Batch::default()
+        }
+    }
+
     /// Containers per second (successful ones).
     pub fn per_second(&self) -> f64 {
         self.ok as f64 / (self.total.max(1) as f64 / 1e6)
@@ -87,6 +95,20 @@ pub struct Throughput {
     pub serial: Batch,
     pub parallel: Batch,
     pub leftover: Leftover,
+}
+
+impl Throughput {
+    /// The batches that ran, named ("serial", "parallel").
+    pub fn batches(&self) -> impl Iterator<Item = (&'static str, &Batch)> {
+        [("serial", &self.serial), ("parallel", &self.parallel)]
+            .into_iter()
+            .filter(|(_, b)| b.count > 0)
+    }
+
+    /// State entries plus cgroup directories left behind.
+    pub fn left(&self) -> usize {
+        self.leftover.state.len() + self.leftover.cgroup_dirs.len()
+    }
 }
 
 impl Bench {
@@ -162,10 +184,7 @@ impl Bench {
         made: &mut Vec<(String, String, PathBuf)>,
     ) -> Result<Batch> {
         let containers = self.make_bundles(rt, count, tag, made)?;
-        let mut batch = Batch {
-            count,
-            ..Batch::default()
-        };
+        let mut batch = Batch::new(count);
         self.enter(rt)?;
         let t0 = Instant::now();
         for (id, _, dir) in &containers {
@@ -209,10 +228,7 @@ impl Bench {
         made: &mut Vec<(String, String, PathBuf)>,
     ) -> Result<Batch> {
         let containers = self.make_bundles(rt, count, tag, made)?;
-        let mut batch = Batch {
-            count,
-            ..Batch::default()
-        };
+        let mut batch = Batch::new(count);
         let mut spawned: Vec<(libc::pid_t, usize)> = Vec::with_capacity(count);
         let mut started = Vec::with_capacity(count);
         self.enter(rt)?;
