@@ -225,9 +225,6 @@ fn validate_linux(spec: &Spec) -> Result<()> {
             crate::namespaces::open_checked(ns, path)?;
         }
     }
-    if !seen.contains(&LinuxNamespaceType::Mount) {
-        bail!("linux.namespaces: a mount namespace is required");
-    }
     // A UTS namespace of the container's own (new, or joined by path as a Kubernetes pod's
     // containers do); without one the hostname would be the host's.
     let own_uts = namespaces

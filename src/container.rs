@@ -232,7 +232,20 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         cgroup,
         systemd_cgroup: opts.systemd_cgroup,
         rootless: opts.rootless,
+        shared_rootfs_mount: None,
         config: bundle.spec.clone(),
+    };
+    // Without a mount namespace the init's rootfs bind is made in our own mount table: the
+    // topmost mount at the rootfs before it tells which one is the container's afterwards.
+    let shared_mntns = crate::namespaces::shares_mount_ns(&bundle.spec);
+    let rootfs_mount_before = shared_mntns
+        .then(|| crate::rootfs::top_mount_id(&bundle.rootfs))
+        .flatten();
+    let shared_rootfs_mount = || {
+        shared_mntns
+            .then(|| crate::rootfs::top_mount_id(&bundle.rootfs))
+            .flatten()
+            .filter(|id| Some(*id) != rootfs_mount_before)
     };
     let result = (|| -> Result<Created> {
         // Saved before anything exists, so `delete --force` can clean up a half-made container.
@@ -287,6 +300,7 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         let launched = launch::parent::launch(&cfg)?;
         let pid = launched.pid;
         st.pid = pid;
+        st.shared_rootfs_mount = shared_rootfs_mount();
         st.pid_start = proc_stat(pid)
             .map(|(_, s)| s)
             .ok_or_else(|| anyhow!("container init {pid} vanished"))?;
@@ -305,6 +319,9 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         Err(e) => {
             if st.pid > 0 {
                 let _ = signal_init(&st, libc::SIGKILL);
+            }
+            if let Some(id) = shared_rootfs_mount() {
+                let _ = crate::rootfs::detach_shared(&bundle.rootfs, id);
             }
             let _ = st.cgroup.remove();
             // runtime.md lifecycle: a failed create still ends with the poststop hooks.
@@ -489,6 +506,9 @@ fn destroy(sdir: StateDir, st: &State) -> Result<()> {
         let _ = st.cgroup.kill_all(libc::SIGKILL);
     }
     st.cgroup.remove()?;
+    if let Some(id) = st.shared_rootfs_mount {
+        crate::rootfs::detach_shared(&st.rootfs, id)?;
+    }
     let state = state_json(&oci_state(st, Status::Stopped));
     hooks::run_warn(&st.config, hooks::Kind::Poststop, &state);
     sdir.remove()

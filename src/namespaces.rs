@@ -24,6 +24,16 @@ pub fn flag(typ: LinuxNamespaceType) -> CloneFlags {
     }
 }
 
+/// Whether the container shares the runtime's mount namespace: none is listed (runtime-spec:
+/// an unlisted namespace is inherited), neither created nor joined by path.
+pub fn shares_mount_ns(spec: &oci_spec::runtime::Spec) -> bool {
+    !spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|list| list.iter().any(|ns| ns.typ() == LinuxNamespaceType::Mount))
+}
+
 /// The spec's name of a namespace type (as in config.json).
 pub fn name(typ: LinuxNamespaceType) -> &'static str {
     match typ {

@@ -86,6 +86,13 @@ fn home_of(uid: u32) -> Option<String> {
     })
 }
 
+impl Exec {
+    /// The pointer arrays execve reads, built now so that nothing allocates later.
+    pub fn into_args(self) -> sys::process::ExecArgs {
+        sys::process::ExecArgs::new(self.path, self.args, self.env)
+    }
+}
+
 /// Build the execve arguments (lookup happens here, before the container reports ready).
 pub fn prepare_exec(process: &Process) -> Result<Exec> {
     let args = process.args().as_deref().unwrap_or_default();
@@ -216,9 +223,12 @@ pub fn set_user(process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Set the effective, permitted, inheritable and ambient sets from the spec.
-pub fn apply_caps(caps: Option<&LinuxCapabilities>) -> Result<()> {
-    let (eff, perm, inh, amb) = match caps {
+/// Set the effective, permitted, inheritable and ambient sets from the spec. With
+/// `keep_sys_admin`, CAP_SYS_ADMIN stays effective and permitted (if we have it) for a seccomp
+/// filter loaded later without no_new_privs; execve drops it again, since neither set survives
+/// execve (they are recomputed from the bounding, inheritable and ambient sets).
+pub fn apply_caps(caps: Option<&LinuxCapabilities>, keep_sys_admin: bool) -> Result<()> {
+    let (mut eff, mut perm, inh, amb) = match caps {
         Some(c) => (
             to_caps(c.effective()),
             to_caps(c.permitted()),
@@ -227,6 +237,11 @@ pub fn apply_caps(caps: Option<&LinuxCapabilities>) -> Result<()> {
         ),
         None => Default::default(),
     };
+    if keep_sys_admin && caps::has_cap(None, CapSet::Permitted, Cap::CAP_SYS_ADMIN).unwrap_or(false)
+    {
+        eff.insert(Cap::CAP_SYS_ADMIN);
+        perm.insert(Cap::CAP_SYS_ADMIN);
+    }
     // Effective first cleared so permitted can shrink; then set in the order the kernel allows.
     caps::set(None, CapSet::Effective, &HashSet::new()).map_err(|e| anyhow!("capset: {e}"))?;
     caps::set(None, CapSet::Inheritable, &inh)

@@ -45,6 +45,10 @@ pub struct State {
     pub systemd_cgroup: bool,
     #[serde(default)]
     pub rootless: bool,
+    /// A container without a mount namespace of its own: the mount id of its rootfs bind in
+    /// the runtime's mount table, which `delete` detaches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_rootfs_mount: Option<u64>,
     /// The config the container was created from (hooks, namespaces for exec...).
     pub config: oci_spec::runtime::Spec,
 }

@@ -124,6 +124,34 @@ fn rootfs_propagation_private() {
     assert!(root.optional.is_empty(), "{root:?}");
 }
 
+/// unbindable: applied to "/" after the pivot, never before the rootfs is bound onto itself
+/// (an unbindable "/" refuses every bind beneath it: create failed with EINVAL).
+#[test]
+fn rootfs_propagation_unbindable() {
+    for mode in ["unbindable", "runbindable"] {
+        let root = rootfs_propagation(mode, false);
+        assert!(root.tagged("unbindable"), "{mode}: {root:?}");
+        assert!(!root.tagged("shared:"), "{mode}: {root:?}");
+    }
+}
+
+/// Every mode the spec lists starts a container, with and without a shared host mount.
+#[test]
+fn rootfs_propagation_every_mode_starts() {
+    for mode in ["rshared", "rslave", "rprivate", "runbindable"] {
+        for host_shared in [false, true] {
+            let root = rootfs_propagation(mode, host_shared);
+            let want = match mode {
+                "rshared" => root.tagged("shared:"),
+                "rslave" => !root.tagged("shared:"),
+                "rprivate" => root.optional.is_empty(),
+                _ => root.tagged("unbindable"),
+            };
+            assert!(want, "{mode} (host shared: {host_shared}): {root:?}");
+        }
+    }
+}
+
 #[test]
 fn memory_policy_bind() {
     let mut c = Container::new("mpol");

@@ -62,7 +62,6 @@ fn configured_namespaces_are_new_others_shared() {
 #[test]
 fn without_namespaces_everything_is_shared() {
     let mut c = Container::new("nsnone");
-    // A mount namespace is required for pivot_root; everything else is shared.
     c.namespaces(&["mount"]).unset("/hostname");
     let host = host_ns();
     let inside = inside_ns(&mut c);
@@ -70,6 +69,74 @@ fn without_namespaces_everything_is_shared() {
         assert_eq!(inside[f], host[f], "{f} should be the host's");
     }
     assert_ne!(inside["mnt"], host["mnt"]);
+}
+
+/// Lines of the host's mountinfo at or below `dir` (the test's own bundle: nothing else is
+/// judged).
+fn host_mounts_below(dir: &Path) -> Vec<String> {
+    let dir = dir.to_str().unwrap();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|mp| mp == dir || mp.starts_with(&format!("{dir}/")))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// No namespace listed at all, not even a mount namespace: runtime-spec says each is inherited
+/// from the runtime. The container chroots into its rootfs and gets its mounts there (as with
+/// runc), in the host's mount table, and `delete` takes them all away again.
+#[test]
+fn without_a_mount_namespace_mounts_live_in_the_host_table_until_delete() {
+    let mut c = Container::new("nsnomnt");
+    c.namespaces(&[]).unset("/hostname");
+    let bundle = c.bundle.clone();
+    assert!(host_mounts_below(&bundle).is_empty());
+    let host = host_ns();
+    c.sh(
+        "readlink /proc/self/ns/mnt; grep -c '^proc /proc ' /proc/mounts; \
+          test -c /dev/null && echo devnull; ls /bin/busybox; sleep 30",
+    );
+    c.run_detached().ok("run -d without a mount namespace");
+    let seen = oxirun_integration::util::poll(std::time::Duration::from_secs(10), || {
+        let (out, _) = c.container_output();
+        (out.lines().count() >= 4).then_some(out)
+    })
+    .expect("container output");
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(lines[0], host["mnt"], "{seen}");
+    assert_ne!(lines[1], "0", "no /proc inside: {seen}");
+    assert_eq!(&lines[2..4], ["devnull", "/bin/busybox"], "{seen}");
+    let while_running = host_mounts_below(&bundle);
+    assert!(
+        while_running.iter().any(|l| l.contains(" - proc ")),
+        "the container's /proc is in the host's table: {while_running:#?}"
+    );
+    c.delete(true).ok("delete -f");
+    assert_eq!(host_mounts_below(&bundle), Vec::<String>::new());
+}
+
+/// A create that fails part-way, after the rootfs bind and some mounts, leaves no mount
+/// behind in the host's table either.
+#[test]
+fn without_a_mount_namespace_a_failed_create_leaves_no_mount() {
+    let mut c = Container::new("nsnomntfail");
+    c.namespaces(&[]).unset("/hostname");
+    // The kernel refuses this tmpfs option, so the init fails after /proc, /dev, ... are up.
+    c.add_mount(oxirun_integration::json!({
+        "destination": "/mnt/bad", "type": "tmpfs", "source": "tmpfs",
+        "options": ["size=not-a-size"]
+    }));
+    let bundle = c.bundle.clone();
+    let out = c.create();
+    assert!(!out.success(), "{out:#?}");
+    assert!(out.stderr_has("/mnt/bad"), "{out:#?}");
+    assert_eq!(host_mounts_below(&bundle), Vec::<String>::new());
+    assert!(!c.root.join(&c.id).exists(), "state dir left behind");
 }
 
 #[test]

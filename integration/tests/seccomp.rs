@@ -372,3 +372,139 @@ fn filter_loaded_without_no_new_privs_for_an_unprivileged_user() {
         "{out}"
     );
 }
+
+/// The system calls static busybox makes for `sh -c script`, traced on the host with strace
+/// (cwd `/`, a container-like environment), plus nothing else.
+fn traced_syscalls(script: &str) -> Vec<String> {
+    let dir = oxirun_integration::TestDir::new(&oxirun_integration::unique_id("sctrace"));
+    let log = dir.join("strace.log");
+    let out = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-o"])
+        .arg(&log)
+        .args(["/bin/busybox", "sh", "-c", script])
+        .current_dir("/")
+        .env_clear()
+        .env("PATH", "/bin")
+        .output()
+        .expect("strace (apt-get install strace)");
+    assert!(out.status.success(), "strace busybox: {out:?}");
+    let mut names: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let call = l.split_once(' ')?.1.trim_start();
+            let name = call.split('(').next()?;
+            (!name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+            .then(|| name.to_string())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(names.contains(&"execve".to_string()), "{names:?}");
+    names
+}
+
+/// A profile written for runc: default deny, allowing exactly what the container's program
+/// needs. The runtime's own calls after the filter (close_range, the exec gate's accept and
+/// read, capset...) must not need it: execve is the only one (runtime-tools' default profile
+/// has no close_range, and every container failed with `close_range: Operation not permitted`).
+fn strict_profile(allowed: &[String]) -> Value {
+    json!({"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+           "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}]})
+}
+
+#[test]
+fn strict_profile_allows_only_what_the_program_needs() {
+    let script = "echo ok";
+    let allowed = traced_syscalls(script);
+    assert!(!allowed.contains(&"close_range".to_string()), "{allowed:?}");
+    for nnp in [true, false] {
+        let mut c = with_seccomp(&format!("scstrict{nnp}"), strict_profile(&allowed));
+        c.no_new_privs(nnp).sh(script);
+        let out = c.run(&[]);
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "ok\n"),
+            "noNewPrivileges {nnp}: {out:#?}"
+        );
+        // The same through create + start (the exec gate), where the init waits for `start`.
+        let mut c = with_seccomp(&format!("scstrictcs{nnp}"), strict_profile(&allowed));
+        c.no_new_privs(nnp).sh(script);
+        c.create_ok();
+        c.start().ok("start under a strict profile");
+        assert_eq!(c.wait_exit(Duration::from_secs(10)), 0);
+        assert_eq!(
+            c.container_output().0,
+            "ok\n",
+            "create+start, noNewPrivileges {nnp}"
+        );
+    }
+}
+
+#[test]
+fn strict_profile_exec_into_a_running_container() {
+    let mut allowed = traced_syscalls("echo ok");
+    allowed.extend(traced_syscalls("sleep 1"));
+    allowed.sort();
+    allowed.dedup();
+    for nnp in [true, false] {
+        let mut c = with_seccomp(&format!("scstrictex{nnp}"), strict_profile(&allowed));
+        c.no_new_privs(nnp).sh("sleep 30");
+        c.run_detached().ok("run -d under a strict profile");
+        let out = c.rt(&["exec", &c.id, "sh", "-c", "echo ok"]);
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "ok\n"),
+            "noNewPrivileges {nnp}: {out:#?}"
+        );
+    }
+}
+
+/// Without no_new_privs the filter is loaded with CAP_SYS_ADMIN kept until then: execve drops
+/// it again (a root process gets its bounding set, here empty), in the init and in exec.
+#[test]
+fn the_cap_kept_for_a_late_filter_does_not_outlive_execve() {
+    let mut c = with_seccomp(
+        "sccapsroot",
+        profile(json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}])),
+    );
+    c.no_new_privs(false).caps(&[], &[], &[], &[], &[]);
+    c.sh("grep -E '^Cap(Eff|Prm):' /proc/self/status; sleep 30");
+    c.run_detached().ok("run -d");
+    let seen = oxirun_integration::util::poll(Duration::from_secs(10), || {
+        let (out, _) = c.container_output();
+        (out.lines().count() >= 2).then_some(out)
+    })
+    .expect("container output");
+    assert_eq!(
+        status_field(&seen, "CapEff"),
+        Some("0000000000000000"),
+        "{seen}"
+    );
+    assert_eq!(
+        status_field(&seen, "CapPrm"),
+        Some("0000000000000000"),
+        "{seen}"
+    );
+    let out = c.rt(&[
+        "exec",
+        &c.id,
+        "grep",
+        "-E",
+        "^Cap(Eff|Prm):",
+        "/proc/self/status",
+    ]);
+    assert_eq!(
+        status_field(&out.stdout, "CapEff"),
+        Some("0000000000000000"),
+        "{out:#?}"
+    );
+    assert_eq!(
+        status_field(&out.stdout, "CapPrm"),
+        Some("0000000000000000"),
+        "{out:#?}"
+    );
+}

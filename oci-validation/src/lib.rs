@@ -7,9 +7,11 @@
 //!   lifecycle operations and prints a TAP report and a summary table.
 //!
 //! Modules: [`tap`] (results and TAP lines), [`mountinfo`] (parser), [`caps`] (capability names),
-//! [`sys`] (the only `unsafe`: raw libc calls).
+//! [`sys`] (the only `unsafe`: raw libc calls), [`rtools`] (the outside judge: reading the OCI
+//! runtime-tools suite's results for `tests/runtime_tools.rs`).
 
 pub mod caps;
 pub mod mountinfo;
+pub mod rtools;
 pub mod sys;
 pub mod tap;

@@ -20,7 +20,7 @@ use super::fds;
 use super::sync::{self, Msg};
 use crate::state::State;
 use crate::sys::process::{clone_fork, Forked};
-use crate::{namespaces, process, sys};
+use crate::{namespaces, sys};
 
 pub struct ExecConfig<'a> {
     pub state: &'a State,
@@ -161,29 +161,19 @@ fn drive(
 fn child(cfg: &ExecConfig, pidfd: &OwnedFd, flags: CloneFlags, sync_fd: OwnedFd) -> ! {
     super::init::reset_signals();
     let err = match setup(cfg, pidfd, flags, &sync_fd) {
-        Ok(exec) => {
-            let e = match nix::unistd::execve(&exec.path, &exec.args, &exec.env) {
-                Err(e) => e,
-                Ok(never) => match never {},
-            };
-            anyhow!(
-                "exec {}: {}",
-                exec.path.to_string_lossy(),
-                e.desc().to_lowercase()
-            )
-        }
-        Err(e) => e,
+        Ok(fin) => fin.exec(),
+        Err(e) => format!("{e:#}"),
     };
-    let _ = sync::send_msg(&sync_fd, &Msg::Error(format!("{err:#}")));
+    let _ = sync::send_msg(&sync_fd, &Msg::Error(err));
     sys::process::exit_now(1)
 }
 
-fn setup(
-    cfg: &ExecConfig,
+fn setup<'a>(
+    cfg: &ExecConfig<'a>,
     pidfd: &OwnedFd,
     flags: CloneFlags,
     sync_fd: &OwnedFd,
-) -> Result<process::Exec> {
+) -> Result<super::Final<'a>> {
     // Non-dumpable while we hold host fds and creds: the container cannot ptrace or open
     // our /proc files. execve resets it.
     sys::process::set_dumpable(false).context("PR_SET_DUMPABLE")?;
@@ -214,8 +204,8 @@ fn setup(
         super::init::terminal(size, cfg.console_socket, sync_fd, false)?;
     }
     crate::attrs::apply_process(p)?;
-    let exec = super::finish_process(p, cfg.seccomp, sync_fd)?;
+    let fin = super::finish_process(p, cfg.seccomp, sync_fd)?;
     fds::finish(cfg.pass_fds)?;
     sync::send_msg(sync_fd, &Msg::Ready)?;
-    Ok(exec)
+    Ok(fin)
 }

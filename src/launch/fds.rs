@@ -40,22 +40,39 @@ pub fn close_stray(pass_fds: u32, ours: &[RawFd]) -> Result<()> {
     if ranged {
         return Ok(());
     }
-    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .context("read /proc/self/fd")?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    for fd in fds {
+    for fd in open_fds()? {
         if fd >= keep_below && !ours.contains(&fd) {
-            // The read_dir fd itself is already closed; EBADF for it is fine.
+            // The read_dir fd itself is already closed: EBADF for it is fine.
             let _ = nix::unistd::close(fd);
         }
     }
     Ok(())
 }
 
-/// Right before execve: every fd above the passed ones is close-on-exec, passed ones are not.
+/// The fds open now, from /proc/self/fd (the slow path, where close_range is refused).
+fn open_fds() -> Result<Vec<i32>> {
+    Ok(std::fs::read_dir("/proc/self/fd")
+        .context("read /proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect())
+}
+
+/// Before execve: every fd above the passed ones is close-on-exec, passed ones are not.
+/// `close_range` is only the fast way: where it is refused (an old kernel, or a seccomp
+/// filter around the runtime itself that does not know it), each fd is marked instead.
 pub fn finish(pass_fds: u32) -> Result<()> {
-    sys::process::cloexec_from(3 + pass_fds).context("close_range")?;
+    if sys::process::cloexec_from(3 + pass_fds).is_err() {
+        for fd in open_fds()?
+            .into_iter()
+            .filter(|&fd| fd >= 3 + pass_fds as i32)
+        {
+            // The read_dir fd itself is already closed: EBADF for it is fine.
+            let _ = fcntl(
+                sys::process::borrow_fd(fd),
+                FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC),
+            );
+        }
+    }
     for fd in 3..3 + pass_fds as i32 {
         fcntl(
             sys::process::borrow_fd(fd),

@@ -3,7 +3,9 @@
 //!
 //! Order matters and follows runc: fds first (nothing of the host's leaks past this point),
 //! namespaces, rootfs, keyring, rlimits, bounding set (needs root), user switch, capabilities,
-//! cwd (verified), executable lookup, no_new_privs, ready, gate, execve.
+//! cwd (verified), executable lookup, no_new_privs, ready, gate, startContainer hooks, and
+//! only then the seccomp filter and execve: a profile never sees a system call of ours but
+//! execve (runc's init makes a few more after its filter; see `launch::finish_process`).
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -15,15 +17,14 @@ use super::fds;
 use super::sync::{self, Msg};
 use super::{Config, NsPlan};
 use crate::container::Status;
-use crate::process::Exec;
 use crate::sys::process::{clone_fork, Forked};
 use crate::{hooks, namespaces, rootfs, sys};
 
 /// Never returns: either `execve`s the container process or exits.
 pub fn run(cfg: &Config, plan: &NsPlan, sync_fd: OwnedFd) -> ! {
     reset_signals();
-    let exec = match setup(cfg, plan, &sync_fd) {
-        Ok(ready) => ready,
+    let fin = match setup(cfg, plan, &sync_fd) {
+        Ok(fin) => fin,
         Err(e) => {
             let _ = sync::send_msg(&sync_fd, &Msg::Error(format!("{e:#}")));
             sys::process::exit_now(1);
@@ -32,9 +33,9 @@ pub fn run(cfg: &Config, plan: &NsPlan, sync_fd: OwnedFd) -> ! {
     match cfg.gate {
         super::Gate::Socket(gate) => {
             drop(sync_fd);
-            gate_and_exec(gate, cfg, exec)
+            gate_and_exec(gate, cfg, fin)
         }
-        super::Gate::Sync => sync_and_exec(sync_fd, cfg, exec),
+        super::Gate::Sync => sync_and_exec(sync_fd, cfg, fin),
     }
 }
 
@@ -47,7 +48,7 @@ pub fn reset_signals() {
 }
 
 /// Everything up to `Ready`; returns what execve needs.
-fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
+fn setup<'a>(cfg: &Config<'a>, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<super::Final<'a>> {
     let mut ours = vec![sync_fd.as_raw_fd()];
     if let super::Gate::Socket(gate) = cfg.gate {
         ours.push(gate.as_raw_fd());
@@ -96,12 +97,12 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
         let state = cfg.hook_state(nix::unistd::getpid().as_raw(), Status::Creating);
         hooks::run(spec, hooks::Kind::CreateContainer, &state)?;
     }
-    rootfs::enter(prepared, cfg.no_pivot)?;
+    let entered = rootfs::enter(prepared, cfg.no_pivot)?;
     if cfg.tty {
         // Before the masks: /dev/console is mounted from the pty fd (CVE-2025-52565).
         setup_terminal(spec, cfg.console_socket, sync_fd, true)?;
     }
-    rootfs::finalize(spec)?;
+    rootfs::finalize(spec, entered)?;
     crate::attrs::apply(spec)?;
 
     let proc_spec = spec
@@ -118,19 +119,20 @@ fn setup(cfg: &Config, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<Exec> {
             }
         }
     }
-    let mut exec = super::finish_process(proc_spec, cfg.seccomp, sync_fd)?;
+    let mut fin = super::finish_process(proc_spec, cfg.seccomp, sync_fd)?;
     if cfg.listen_fds > 0 {
         for var in [
             format!("LISTEN_FDS={}", cfg.listen_fds),
             "LISTEN_PID=1".into(),
         ] {
-            exec.env
+            fin.exec
+                .env
                 .push(std::ffi::CString::new(var).context("LISTEN_FDS")?);
         }
     }
     fds::finish(cfg.pass_fds)?;
     sync::send_msg(sync_fd, &Msg::Ready)?;
-    Ok(exec)
+    Ok(fin)
 }
 
 /// Allocate the pty in the container's devpts, hand the master to the client (or to us), and
@@ -228,7 +230,7 @@ fn enter_namespaces(spec: &Spec, plan: &NsPlan, in_cgroup: bool, sync_fd: &Owned
 }
 
 /// Block until `start` connects, then execve. An execve error goes back to `start`.
-fn gate_and_exec(gate: &std::os::unix::net::UnixListener, cfg: &Config, exec: Exec) -> ! {
+fn gate_and_exec(gate: &std::os::unix::net::UnixListener, cfg: &Config, fin: super::Final) -> ! {
     let mut conn = loop {
         match gate.accept() {
             Ok((conn, _)) => break conn,
@@ -240,35 +242,27 @@ fn gate_and_exec(gate: &std::os::unix::net::UnixListener, cfg: &Config, exec: Ex
     if conn.read_exact(&mut byte).is_err() {
         sys::process::exit_now(1);
     }
-    let err = start_and_exec(cfg, &exec);
+    let err = start_and_exec(cfg, fin);
     let _ = write!(conn, "{err}");
     sys::process::exit_now(127)
 }
 
 /// `run`: block until its `Go` on the sync channel, then execve; an error goes back there.
-fn sync_and_exec(sync_fd: OwnedFd, cfg: &Config, exec: Exec) -> ! {
+fn sync_and_exec(sync_fd: OwnedFd, cfg: &Config, fin: super::Final) -> ! {
     if !matches!(sync::recv_msg(&sync_fd), Ok(Some(Msg::Go))) {
         sys::process::exit_now(1);
     }
-    let err = start_and_exec(cfg, &exec);
+    let err = start_and_exec(cfg, fin);
     let _ = sync::send_msg(&sync_fd, &Msg::Error(err));
     sys::process::exit_now(127)
 }
 
-/// The startContainer hooks, then execve; returns only with the error text for `start`.
-fn start_and_exec(cfg: &Config, exec: &Exec) -> String {
+/// The startContainer hooks, then the seccomp filter and execve; returns only with the error
+/// text for `start`.
+fn start_and_exec(cfg: &Config, fin: super::Final) -> String {
     let state = cfg.hook_state(nix::unistd::getpid().as_raw(), Status::Created);
     if let Err(e) = hooks::run(cfg.spec, hooks::Kind::StartContainer, &state) {
         return format!("{e:#}");
     }
-    let err = match nix::unistd::execve(&exec.path, &exec.args, &exec.env) {
-        Err(e) => e,
-        Ok(never) => match never {},
-    };
-    // Go's wording ("exec /bin/x: permission denied"), which Docker and podman classify.
-    format!(
-        "exec {}: {}",
-        exec.path.to_string_lossy(),
-        err.desc().to_lowercase()
-    )
+    fin.exec()
 }

@@ -139,36 +139,76 @@ pub fn load_seccomp(
     Ok(())
 }
 
+/// A process set up and ready for execve: what [`finish_process`] leaves for the very end.
+pub struct Final<'a> {
+    pub exec: crate::process::Exec,
+    /// The filter still to load, right before execve.
+    late_seccomp: Option<&'a oxirun_seccomp::Program>,
+}
+
+impl Final<'_> {
+    /// Load the remaining seccomp filter and execve; returns only on failure, with the error
+    /// text for `start` (or `exec`). After the filter the only system call is execve: a
+    /// profile written for runc (default deny, listing what the container's program needs)
+    /// never sees a call of ours.
+    pub fn exec(self) -> String {
+        let args = self.exec.into_args();
+        if let Some(program) = self.late_seccomp {
+            if let Err(e) = program.load() {
+                return format!("linux.seccomp: {e}");
+            }
+        }
+        let err = args.exec();
+        // Go's wording ("exec /bin/x: permission denied"), which Docker and podman classify.
+        format!(
+            "exec {}: {}",
+            args.path().to_string_lossy(),
+            err.desc().to_lowercase()
+        )
+    }
+}
+
 /// The last steps before execve, shared by the init and exec'd processes: rlimits, the
-/// seccomp filter (before the capability drop without no_new_privs, since loading then needs
-/// CAP_SYS_ADMIN; right after no_new_privs otherwise, so everything before runs unfiltered),
-/// the bounding set (needs root), the user switch, the capability sets, the (verified) cwd and
-/// the executable lookup.
-pub fn finish_process(
+/// bounding set (needs root), the user switch, the capability sets, the (verified) cwd and
+/// the executable lookup, no_new_privs.
+///
+/// The seccomp filter is left for [`Final::exec`], so that everything the runtime does runs
+/// unfiltered. Without no_new_privs, loading needs CAP_SYS_ADMIN: it stays in the effective
+/// and permitted sets until then (execve recomputes both from the bounding, inheritable and
+/// ambient sets, so it does not outlive the exec). A filter with a notify listener is loaded
+/// here instead, as runc does: its fd must reach the agent before `create` returns.
+pub fn finish_process<'a>(
     p: &oci_spec::runtime::Process,
-    seccomp: Option<&oxirun_seccomp::Program>,
+    seccomp: Option<&'a oxirun_seccomp::Program>,
     sync_fd: &std::os::fd::OwnedFd,
-) -> anyhow::Result<crate::process::Exec> {
+) -> anyhow::Result<Final<'a>> {
     use crate::process;
     use anyhow::Context;
     process::set_rlimits(p)?;
     let nnp = p.no_new_privileges() == Some(true);
-    if let Some(program) = seccomp.filter(|_| !nnp) {
+    let (early, late) = match seccomp {
+        Some(s) if s.has_listener() => (Some(s), None),
+        s => (None, s),
+    };
+    if let Some(program) = early.filter(|_| !nnp) {
         load_seccomp(program, sync_fd)?;
     }
     let caps = p.capabilities().as_ref();
     process::drop_bounding(caps)?;
     process::set_user(p)?;
-    process::apply_caps(caps)?;
+    process::apply_caps(caps, late.is_some() && !nnp)?;
     process::enter_cwd(p.cwd())?;
     let exec = process::prepare_exec(p)?;
     if nnp {
         crate::sys::process::set_no_new_privs().context("no_new_privs")?;
-        if let Some(program) = seccomp {
+        if let Some(program) = early {
             load_seccomp(program, sync_fd)?;
         }
     }
-    Ok(exec)
+    Ok(Final {
+        exec,
+        late_seccomp: late,
+    })
 }
 
 /// Parent side: give a seccomp listener fd to the agent, with the container process state.

@@ -73,7 +73,12 @@ fn bundle(tag: &str) -> Bundle {
     }
 }
 
-fn spec(json: serde_json::Value) -> Spec {
+/// The test's spec; it runs in new mount and pid namespaces, which the spec says unless the
+/// test lists its own (without a mount namespace the rootfs would only be chrooted into).
+fn spec(mut json: serde_json::Value) -> Spec {
+    if json["linux"]["namespaces"].is_null() {
+        json["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "pid"}]);
+    }
     serde_json::from_value(json).expect("valid test spec")
 }
 
@@ -238,7 +243,7 @@ fn run_full(test: &str, v: Variant) {
             let cgroup = Cgroup { dirs: dirs.clone() };
             let r = super::prepare(&spec, &dir.join("rootfs"), &cgroup)
                 .and_then(|r| super::enter(r, v.no_pivot))
-                .and_then(|()| super::finalize(&spec));
+                .and_then(|e| super::finalize(&spec, e));
             if let Err(e) = r {
                 say(&format!("setup failed: {e:#}"));
                 return 100;
@@ -565,7 +570,7 @@ fn child_setup(dir: &Path) -> ! {
         let cg = Cgroup { dirs: Vec::new() };
         match super::prepare(&spec, &dir.join("rootfs"), &cg)
             .and_then(|r| super::enter(r, false))
-            .and_then(|()| super::finalize(&spec))
+            .and_then(|e| super::finalize(&spec, e))
         {
             Ok(()) => 0,
             Err(e) => {

@@ -5,7 +5,7 @@
 //! Called by `launch::init`, inside the container's new mount (and pid) namespace, in three
 //! steps so the createContainer hooks can run between `prepare` and `enter`:
 //! `prepare` (propagation, rootfs bind, mounts, devices), `enter` (pivot_root), `finalize`
-//! (masks, read-only paths, read-only root).
+//! (masks, read-only paths, read-only root, the requested propagation of "/").
 //!
 //! Files: `options` (pure option parsing), `resolve` (fd-based resolution and creation inside a
 //! root), `mountinfo` (parsing /proc/self/mountinfo), `mounts` (one config mount), `cgroupfs`
@@ -36,11 +36,15 @@ use oci_spec::runtime::Spec;
 
 pub use options::{parse_mount_options, MountOptions};
 
+pub use pivot::Switch;
+
 /// The prepared rootfs: an `O_PATH` fd of the rootfs mount (bound onto itself).
 pub struct Rootfs {
     root: OwnedFd,
     /// `linux.rootfsPropagation`, re-applied to "/" after pivot_root.
     propagation: Option<MsFlags>,
+    /// The container has no mount namespace of its own: chroot, never pivot.
+    shared_mntns: bool,
 }
 
 impl Rootfs {
@@ -52,8 +56,14 @@ impl Rootfs {
 
 /// Make mounts private/slave per rootfsPropagation, bind the rootfs onto itself, mount every
 /// `mounts` entry inside it, create default devices and /dev symlinks.
+///
+/// Without a mount namespace of its own (none listed: the spec says it inherits the
+/// runtime's) the mounts are made all the same, as runc does, but the host's propagation is
+/// left alone and everything lands beneath the private rootfs bind, which `delete` detaches
+/// ([`detach_shared`]): nothing outlives the container.
 pub fn prepare(spec: &Spec, rootfs: &Path, cgroup: &crate::cgroups::Cgroup) -> Result<Rootfs> {
     let linux = spec.linux().as_ref();
+    let shared_mntns = crate::namespaces::shares_mount_ns(spec);
     let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
         None | Some("") => None,
         Some(p) => Some(
@@ -64,14 +74,18 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroup: &crate::cgroups::Cgroup) -> R
     let root_prop = propagation.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     // The first pass over "/" is always recursive: pivot_root refuses a new root whose parent
     // is shared, and a non-recursive "private" would leave the host's shared submounts (the
-    // rootfs' own parent among them) shared. A shared propagation starts as rslave. The exact
-    // requested value is applied to the new "/" after the pivot.
+    // rootfs' own parent among them) shared. A shared propagation starts as rslave, an
+    // unbindable one as rprivate (nothing beneath an unbindable "/" could be bound, not even
+    // the rootfs onto itself). The exact requested value is applied to the new "/" after the
+    // pivot.
     let first = if root_prop.contains(MsFlags::MS_SHARED) {
         MsFlags::MS_SLAVE | MsFlags::MS_REC
+    } else if root_prop.contains(MsFlags::MS_UNBINDABLE) {
+        MsFlags::MS_PRIVATE | MsFlags::MS_REC
     } else {
         root_prop | MsFlags::MS_REC
     };
-    let (root, host_mounts) = pivot::prepare_root(rootfs, first)?;
+    let (root, host_mounts) = pivot::prepare_root(rootfs, (!shared_mntns).then_some(first))?;
     let ctx = mounts::Ctx {
         root: root.as_fd(),
         cgroup,
@@ -96,25 +110,78 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroup: &crate::cgroups::Cgroup) -> R
         });
         devices::create_symlinks(&dev, with_pts)?;
     }
+    if shared_mntns && propagation.is_some() {
+        crate::logging::debug(
+            "linux.rootfsPropagation: ignored without a mount namespace (it would change the host's /)",
+        );
+    }
     Ok(Rootfs {
         root,
-        propagation: propagation.filter(|p| *p != first),
+        propagation: propagation.filter(|p| *p != first && !shared_mntns),
+        shared_mntns,
     })
 }
 
-/// pivot_root into the rootfs (or move+chroot with `no_pivot`); afterwards cwd is "/".
-pub fn enter(rootfs: Rootfs, no_pivot: bool) -> Result<()> {
-    pivot::switch_root(&rootfs.root, no_pivot, rootfs.propagation)
+/// The rootfs entered: what is left for [`finalize`].
+pub struct Entered {
+    /// `linux.rootfsPropagation` for the new "/", applied once the mount tree is complete.
+    propagation: Option<MsFlags>,
 }
 
-/// After pivot_root: maskedPaths, readonlyPaths, root.readonly.
-pub fn finalize(spec: &Spec) -> Result<()> {
+/// pivot_root into the rootfs (or move+chroot with `no_pivot`, or only chroot without a
+/// mount namespace); afterwards cwd is "/".
+pub fn enter(rootfs: Rootfs, no_pivot: bool) -> Result<Entered> {
+    let how = match (rootfs.shared_mntns, no_pivot) {
+        (true, _) => Switch::Chroot,
+        (false, true) => Switch::MoveRoot,
+        (false, false) => Switch::PivotRoot,
+    };
+    pivot::switch_root(&rootfs.root, how)?;
+    Ok(Entered {
+        propagation: rootfs.propagation,
+    })
+}
+
+/// After pivot_root: maskedPaths, readonlyPaths, root.readonly, and last the requested
+/// propagation of "/" (an unbindable tree takes no more binds, not even a mask's /dev/null).
+pub fn finalize(spec: &Spec, entered: Entered) -> Result<()> {
     if let Some(linux) = spec.linux() {
         masks::readonly_paths(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
         masks::mask_paths(linux.masked_paths().as_deref().unwrap_or(&[]))?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         masks::readonly_root()?;
+    }
+    if let Some(p) = entered.propagation {
+        nix::mount::mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
+            .map_err(|e| anyhow!("set rootfsPropagation on /: {}", std::io::Error::from(e)))?;
+    }
+    Ok(())
+}
+
+/// The topmost mount at `rootfs` in our mount table: its mount id, if `rootfs` is a mount
+/// point. The runtime reads it before and after the init of a container without a mount
+/// namespace made its rootfs bind, to know which mount is the container's.
+pub fn top_mount_id(rootfs: &Path) -> Option<u64> {
+    let mounts = mountinfo::read_self().ok()?;
+    mounts
+        .iter()
+        .rev()
+        .find(|m| m.mount_point == rootfs)
+        .map(|m| m.id)
+}
+
+/// Detach the rootfs bind (and every mount beneath it) of a container that shared the
+/// runtime's mount namespace, if the topmost mount at `rootfs` is still that one (`id`).
+pub fn detach_shared(rootfs: &Path, id: u64) -> Result<()> {
+    if top_mount_id(rootfs) == Some(id) {
+        nix::mount::umount2(rootfs, nix::mount::MntFlags::MNT_DETACH).map_err(|e| {
+            anyhow!(
+                "unmount the container's rootfs bind {}: {}",
+                rootfs.display(),
+                std::io::Error::from(e)
+            )
+        })?;
     }
     Ok(())
 }

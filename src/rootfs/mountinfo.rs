@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 /// One line of mountinfo (only the fields we use).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountEntry {
+    /// The mount id (field 1).
+    pub id: u64,
     pub mount_point: PathBuf,
     /// Optional fields, e.g. `shared:1`, `master:2`.
     pub optional: Vec<String>,
@@ -55,6 +57,7 @@ pub fn parse(text: &str) -> Vec<MountEntry> {
             continue;
         }
         v.push(MountEntry {
+            id: fields[0].parse().unwrap_or(0),
             mount_point: PathBuf::from(unescape(fields[4])),
             optional: fields[6..sep].iter().map(|s| s.to_string()).collect(),
             fstype: fields[sep + 1].to_string(),
@@ -119,6 +122,7 @@ bogus line
         let m = parse(SAMPLE);
         assert_eq!(m.len(), 7);
         assert!(m[1].is_shared());
+        assert_eq!((m[0].id, m[6].id), (22, 50));
         assert!(!m[0].is_shared());
         assert_eq!(m[3].optional, vec!["master:5".to_string()]);
         assert_eq!(m[6].mount_point, PathBuf::from("/mnt/with space"));

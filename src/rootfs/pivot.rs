@@ -20,15 +20,21 @@ fn io(e: nix::Error) -> std::io::Error {
 /// Set the propagation of "/", make the mount holding the rootfs' parent private if it is
 /// shared, bind the rootfs onto itself and return an `O_PATH` fd of that new mount, with the
 /// host's mount table as read before that bind (callers use it for the cgroup hierarchies).
+///
+/// `propagation` None: the container shares the runtime's mount namespace (none is listed).
+/// Then nothing of the host's table changes but that one bind, made private so that nothing
+/// mounted beneath it propagates; `delete` detaches it with all it holds.
 pub fn prepare_root(
     rootfs: &Path,
-    propagation: MsFlags,
+    propagation: Option<MsFlags>,
 ) -> Result<(OwnedFd, Vec<mountinfo::MountEntry>)> {
-    mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
-        .map_err(|e| anyhow!("set propagation of /: {}", io(e)))?;
+    if let Some(propagation) = propagation {
+        mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
+            .map_err(|e| anyhow!("set propagation of /: {}", io(e)))?;
+    }
     let parent = rootfs.parent().unwrap_or(Path::new("/"));
     let mounts = mountinfo::read_self().map_err(|e| anyhow!("read mountinfo: {e}"))?;
-    if let Some(m) = mountinfo::containing(&mounts, parent) {
+    if let (Some(m), Some(_)) = (mountinfo::containing(&mounts, parent), propagation) {
         if m.is_shared() {
             mount(
                 None::<&str>,
@@ -48,6 +54,22 @@ pub fn prepare_root(
         None::<&str>,
     )
     .map_err(|e| anyhow!("bind rootfs {} onto itself: {}", rootfs.display(), io(e)))?;
+    if propagation.is_none() {
+        mount(
+            None::<&str>,
+            rootfs,
+            None::<&str>,
+            MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| {
+            anyhow!(
+                "make the rootfs bind {} private: {}",
+                rootfs.display(),
+                io(e)
+            )
+        })?;
+    }
     let root = open(
         rootfs,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -57,10 +79,23 @@ pub fn prepare_root(
     Ok((root, mounts))
 }
 
+/// How the process enters its rootfs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Switch {
+    PivotRoot,
+    /// `--no-pivot`: MS_MOVE onto "/" and chroot.
+    MoveRoot,
+    /// No mount namespace of its own: chroot only (pivot_root or a move would change the
+    /// runtime's own root), as runc does.
+    Chroot,
+}
+
 /// Make the rootfs (`root`, an fd of its mount) the process' root; cwd ends as "/".
-pub fn switch_root(root: &OwnedFd, no_pivot: bool, propagation: Option<MsFlags>) -> Result<()> {
+pub fn switch_root(root: &OwnedFd, how: Switch) -> Result<()> {
     fchdir(root).map_err(|e| anyhow!("chdir to rootfs: {}", io(e)))?;
-    if no_pivot {
+    if how == Switch::Chroot {
+        chroot(".").map_err(|e| anyhow!("chroot: {}", io(e)))?;
+    } else if how == Switch::MoveRoot {
         mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
             .map_err(|e| anyhow!("move rootfs onto /: {}", io(e)))?;
         chroot(".").map_err(|e| anyhow!("chroot: {}", io(e)))?;
@@ -91,9 +126,5 @@ pub fn switch_root(root: &OwnedFd, no_pivot: bool, propagation: Option<MsFlags>)
         umount2(".", MntFlags::MNT_DETACH).map_err(|e| anyhow!("unmount old root: {}", io(e)))?;
     }
     chdir("/").map_err(|e| anyhow!("chdir /: {}", io(e)))?;
-    if let Some(p) = propagation {
-        mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
-            .map_err(|e| anyhow!("set rootfsPropagation on /: {}", io(e)))?;
-    }
     Ok(())
 }

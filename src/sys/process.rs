@@ -257,3 +257,52 @@ pub fn dup_onto(old: RawFd, new: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// execve's arguments as the NULL-terminated pointer arrays the kernel reads, built ahead of
+/// time: the seccomp filter is loaded right before [`ExecArgs::exec`], and nothing after it
+/// may allocate (a strict profile can deny `brk`/`mmap`), so execve is the only system call
+/// the filter sees from the runtime.
+pub struct ExecArgs {
+    path: std::ffi::CString,
+    // The pointer arrays point into these: their heap buffers never move.
+    _args: Vec<std::ffi::CString>,
+    _env: Vec<std::ffi::CString>,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+}
+
+impl ExecArgs {
+    pub fn new(
+        path: std::ffi::CString,
+        args: Vec<std::ffi::CString>,
+        env: Vec<std::ffi::CString>,
+    ) -> ExecArgs {
+        let ptrs = |v: &[std::ffi::CString]| {
+            v.iter()
+                .map(|s| s.as_ptr())
+                .chain(std::iter::once(std::ptr::null()))
+                .collect()
+        };
+        ExecArgs {
+            argv: ptrs(&args),
+            envp: ptrs(&env),
+            path,
+            _args: args,
+            _env: env,
+        }
+    }
+
+    /// The resolved executable.
+    pub fn path(&self) -> &std::ffi::CStr {
+        &self.path
+    }
+
+    /// `execve(2)`; returns only on failure, with its errno. Allocates nothing.
+    pub fn exec(&self) -> nix::errno::Errno {
+        // SAFETY: `path` is a NUL-terminated string and `argv`/`envp` are NULL-terminated
+        // arrays of pointers into NUL-terminated strings owned by `self`, all alive for the
+        // call; execve only reads them.
+        unsafe { libc::execve(self.path.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr()) };
+        nix::errno::Errno::last()
+    }
+}

@@ -20,15 +20,18 @@ pub fn cases() -> Vec<Case> {
         Case { id: "process-user", section: "config.md#process", spec: "config.md#user: uid, gid, umask, additionalGids; process.env/cwd/rlimits/capabilities/oomScoreAdj", run: process_user },
         Case { id: "caps-root", section: "config.md#linux-process", spec: "config.md: capabilities \"bounding/effective/permitted/inheritable/ambient\"", run: caps_root },
         Case { id: "ns-inherit", section: "config-linux.md#namespaces", spec: "\"If a namespace type is not specified in the namespaces array, the container MUST inherit the runtime namespace of that type.\"", run: ns_inherit },
+        Case { id: "ns-inherit-all", section: "config-linux.md#namespaces", spec: "\"If a namespace type is not specified in the namespaces array, the container MUST inherit the runtime namespace of that type.\" (every type, mount too: the mounts land in the runtime's namespace)", run: ns_inherit_all },
         Case { id: "ns-cgroup", section: "config-linux.md#namespaces", spec: "\"If path is not specified, the runtime MUST create a new container namespace of type type.\" (cgroup)", run: ns_cgroup },
         Case { id: "ns-join", section: "config-linux.md#namespaces", spec: "\"If a path is specified, that particular file is used to join that type of namespace.\"", run: ns_join },
         Case { id: "hostname-joined-uts", section: "config.md#hostname", spec: "hostname \"specifies the container's hostname as seen by processes running inside the container\" (with a joined uts namespace)", run: hostname_joined },
         Case { id: "ns-user", section: "config-linux.md#user-namespace-mappings", spec: "uidMappings/gidMappings \"describes the user namespace uid mappings from the host to the container\"", run: ns_user },
         Case { id: "ns-time", section: "config-linux.md#offset-for-time-namespace", spec: "timeOffsets \"sets the offset for Time Namespace\"", run: ns_time },
         Case { id: "mounts", section: "config.md#mounts", spec: "\"The runtime MUST mount entries in the listed order.\"; options; rootfsPropagation", run: mounts },
+        Case { id: "propagation-modes", section: "config-linux.md#rootfs-mount-propagation", spec: "rootfsPropagation \"sets the rootfs's mount propagation\": unbindable, runbindable, rprivate", run: propagation_modes },
         Case { id: "devices", section: "config-linux.md#devices", spec: "devices: type, major, minor, fileMode, uid, gid; device allowlist", run: devices },
         Case { id: "sysctl-personality", section: "config-linux.md#sysctl", spec: "sysctl; personality \"domain ... LINUX and LINUX32\"; oomScoreAdj", run: sysctl_personality },
         Case { id: "seccomp", section: "config-linux.md#seccomp", spec: "seccomp: defaultAction, syscalls[].action SCMP_ACT_ERRNO, errnoRet", run: seccomp },
+        Case { id: "seccomp-strict", section: "config-linux.md#seccomp", spec: "seccomp: a profile denying what only a runtime needs after its filter (close_range, accept, sendmsg, capset, setresuid...), with and without noNewPrivileges", run: seccomp_strict },
         Case { id: "masked-readonly", section: "config-linux.md#masked-paths", spec: "maskedPaths \"so that they cannot be read\"; readonlyPaths; root.readonly false", run: masked_readonly },
         Case { id: "lsm", section: "config.md#linux-process", spec: "apparmorProfile / selinuxLabel", run: lsm },
         Case { id: "hugetlb", section: "config-linux.md#huge-page-limits", spec: "hugepageLimits", run: hugetlb },
@@ -113,6 +116,16 @@ fn ns_inherit(ctx: &Ctx, rt: &Runtime) -> Result<Vec<Check>> {
     // Without a uts namespace the hostname cannot be set for the container alone.
     b.config.as_object_mut().map(|o| o.remove("hostname"));
     // mqueue needs its own ipc namespace to be meaningful; keep /dev/mqueue out.
+    if let Some(m) = b.config["mounts"].as_array_mut() {
+        m.retain(|m| m["destination"] != "/dev/mqueue");
+    }
+    run_checker(rt, &b)
+}
+
+fn ns_inherit_all(ctx: &Ctx, rt: &Runtime) -> Result<Vec<Check>> {
+    let mut b = Bundle::new(ctx, rt, "ns-inherit-all")?;
+    b.set("/linux/namespaces", json!([]));
+    b.config.as_object_mut().map(|o| o.remove("hostname"));
     if let Some(m) = b.config["mounts"].as_array_mut() {
         m.retain(|m| m["destination"] != "/dev/mqueue");
     }
@@ -253,6 +266,17 @@ fn mounts(ctx: &Ctx, rt: &Runtime) -> Result<Vec<Check>> {
     run_checker(rt, &b)
 }
 
+fn propagation_modes(ctx: &Ctx, rt: &Runtime) -> Result<Vec<Check>> {
+    let mut checks = Vec::new();
+    // (slave shows as private unless the host mount holding the rootfs is shared.)
+    for mode in ["unbindable", "runbindable", "rprivate"] {
+        let mut b = Bundle::new(ctx, rt, &format!("propagation-{mode}"))?;
+        b.set("/linux/rootfsPropagation", json!(mode));
+        checks.extend(run_checker(rt, &b)?);
+    }
+    Ok(checks)
+}
+
 fn devices(ctx: &Ctx, rt: &Runtime) -> Result<Vec<Check>> {
     let mut b = Bundle::new(ctx, rt, "devices")?;
     b.set("/linux/devices", json!([
@@ -300,6 +324,28 @@ fn seccomp(ctx: &Ctx, rt: &Runtime) -> Result<Vec<Check>> {
     run_checker(rt, &b)
 }
 
+/// A profile that lets the checker do its work but denies what only a runtime does after
+/// loading its filter: a runtime whose own calls come after the filter fails to start.
+fn seccomp_strict(ctx: &Ctx, rt: &Runtime) -> Result<Vec<Check>> {
+    let mut checks = Vec::new();
+    for nnp in [true, false] {
+        let mut b = Bundle::new(ctx, rt, &format!("seccomp-strict-{nnp}"))?;
+        b.set("/process/noNewPrivileges", json!(nnp)).set(
+            "/linux/seccomp",
+            json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{"names": ["close_range", "accept", "accept4", "sendmsg", "recvmsg",
+                                        "capset", "setresuid", "setresgid", "setgroups", "fchdir",
+                                        "getpriority"],
+                              "action": "SCMP_ACT_ERRNO", "errnoRet": 33}]
+            }),
+        );
+        checks.extend(run_checker(rt, &b)?);
+    }
+    Ok(checks)
+}
+
 fn masked_readonly(ctx: &Ctx, rt: &Runtime) -> Result<Vec<Check>> {
     let mut b = Bundle::new(ctx, rt, "masked-readonly")?;
     let r = b.rootfs();
@@ -331,24 +377,41 @@ fn masked_readonly(ctx: &Ctx, rt: &Runtime) -> Result<Vec<Check>> {
     run_checker(rt, &b)
 }
 
-fn lsm(_ctx: &Ctx, rt: &Runtime) -> Result<Vec<Check>> {
+fn lsm(ctx: &Ctx, rt: &Runtime) -> Result<Vec<Check>> {
     let aa = Path::new("/sys/kernel/security/apparmor").exists();
     let se = Path::new("/sys/fs/selinux/enforce").exists();
-    if !aa && !se {
-        return Ok(skip(
+    let mut checks = Vec::new();
+    if !se {
+        // No SELinux: labels have nothing to confine with and are ignored (crun, youki; the
+        // OCI runtime-tools suite expects it).
+        let mut b = Bundle::new(ctx, rt, "lsm-selinux-off")?;
+        b.set(
+            "/process/selinuxLabel",
+            json!("system_u:system_r:container_t:s0:c1,c2"),
+        )
+        .set(
+            "/linux/mountLabel",
+            json!("system_u:object_r:container_file_t:s0:c1,c2"),
+        );
+        checks.extend(run_checker(rt, &b)?);
+    }
+    if !aa {
+        checks.extend(skip(
             "config.md#linux-process",
-            "apparmorProfile / selinuxLabel",
-            "no LSM (AppArmor/SELinux) active on this host",
+            "apparmorProfile",
+            "AppArmor is not active on this host",
+        ));
+    } else {
+        checks.extend(skip(
+            "config.md#linux-process",
+            "apparmorProfile",
+            format!(
+                "AppArmor is active but this suite has no profile to load for {}",
+                rt.name
+            ),
         ));
     }
-    Ok(skip(
-        "config.md#linux-process",
-        "apparmorProfile / selinuxLabel",
-        format!(
-            "an LSM is active but this suite has no profile to load for {}",
-            rt.name
-        ),
-    ))
+    Ok(checks)
 }
 
 fn hugetlb(_ctx: &Ctx, _rt: &Runtime) -> Result<Vec<Check>> {
