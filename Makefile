@@ -13,7 +13,10 @@ DEMO := target/demo
 # while keeping ASLR (a non-PIE build would save about as much but lose it).
 STATIC := target/x86_64-unknown-linux-gnu/release/oxirun
 
-.PHONY: deps demo test bench release
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: deps demo test bench release install install-docs
 
 deps:
 	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -43,3 +46,16 @@ test: deps
 bench: deps release
 	OXIRUN_BIN=$(CURDIR)/$(STATIC) cargo bench --bench lifecycle
 	cargo bench --bench seccomp_compile
+
+# The static binary to $(PREFIX)/bin, plus the man pages and bash/zsh/fish completions
+# generated from the clap definitions (src/bin/oxirun-docs.rs).
+install: release install-docs
+	install -D -m 0755 $(STATIC) $(DESTDIR)$(PREFIX)/bin/oxirun
+
+install-docs:
+	rm -rf target/docs && cargo run --quiet --features docs --bin oxirun-docs -- target/docs
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 target/docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -D -m 0644 target/docs/completions/oxirun.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/oxirun
+	install -D -m 0644 target/docs/completions/_oxirun $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_oxirun
+	install -D -m 0644 target/docs/completions/oxirun.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/oxirun.fish

@@ -166,6 +166,11 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
     let listen_fds = listen_fds();
     check_preserved_fds(listen_fds + opts.preserve_fds)?;
     let bundle = bundle::load(&opts.bundle)?;
+    crate::debug!(
+        "create: container {}, config {}/config.json loaded and valid",
+        opts.id,
+        bundle.dir.display()
+    );
     let tty = bundle
         .spec
         .process()
@@ -215,6 +220,7 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         .context("--console-socket")?;
 
     let sdir = StateDir::claim(&opts.root, &opts.id)?;
+    crate::debug!("create: state directory {} claimed", sdir.dir.display());
     let mut st = State {
         id: opts.id.clone(),
         pid: 0,
@@ -247,11 +253,16 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
             .flatten()
             .filter(|id| Some(*id) != rootfs_mount_before)
     };
+    let cgroup_existed = st.cgroup.exists();
     let result = (|| -> Result<Created> {
         // Saved before anything exists, so `delete --force` can clean up a half-made container.
         sdir.save(&st)?;
         match st.cgroup.create() {
             Ok(()) if opts.no_cgroups => {}
+            // The init would freeze on entering it and never report back (runc refuses too).
+            Ok(()) if st.cgroup.frozen_by_anyone() => {
+                bail!("container's cgroup unexpectedly frozen")
+            }
             Ok(()) => st.cgroup.apply(resources)?,
             // Rootless without a delegated cgroup: run without one, like runc.
             Err(e) if opts.rootless => {
@@ -307,7 +318,9 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         sdir.save(&st)?;
         if let Some(p) = &pid_file {
             write_pid_file(p, pid)?;
+            crate::debug!("create: pid file {} written", p.display());
         }
+        crate::debug!("create: container {} created, init {pid}", st.id);
         Ok(Created {
             pid,
             sync: launched.sync,
@@ -323,7 +336,9 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
             if let Some(id) = shared_rootfs_mount() {
                 let _ = crate::rootfs::detach_shared(&bundle.rootfs, id);
             }
-            let _ = st.cgroup.remove();
+            if !cgroup_existed {
+                let _ = st.cgroup.remove();
+            }
             // runtime.md lifecycle: a failed create still ends with the poststop hooks.
             let state = state_json(&oci_state(&st, Status::Stopped));
             hooks::run_warn(&st.config, hooks::Kind::Poststop, &state);
@@ -397,6 +412,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
 /// poststart hooks.
 fn start_held(sdir: &StateDir, st: &State, sync: Option<&OwnedFd>) -> Result<()> {
     let id = &st.id;
+    crate::debug!("start: starting container {id} (init {})", st.pid);
     if let Some(sync) = sync {
         use launch::sync::{recv_msg, send_msg, Msg};
         send_msg(sync, &Msg::Go).map_err(|e| anyhow!("cannot start container {id}: {e:#}"))?;
@@ -418,6 +434,7 @@ fn start_held(sdir: &StateDir, st: &State, sync: Option<&OwnedFd>) -> Result<()>
             bail!("{reply}");
         }
     }
+    crate::debug!("start: container {id} running");
     let state = state_json(&oci_state(st, Status::Running));
     hooks::run_warn(&st.config, hooks::Kind::Poststart, &state);
     Ok(())
@@ -445,8 +462,10 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     let stopped = status(root, &st) == Status::Stopped;
     if all {
         // Every member of the cgroup; with --all a stopped init is not an error.
+        crate::debug!("kill: signal {sig} to every process of container {id}");
         return st.cgroup.kill_all(sig);
     }
+    crate::debug!("kill: signal {sig} to init {} of container {id}", st.pid);
     if stopped || signal_init(&st, sig)?.is_none() {
         bail!("container not running");
     }
@@ -474,6 +493,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Err(_) => bail!("container {id} does not exist"),
     };
     let status = status(root, &st);
+    crate::debug!("delete: container {id} is {}", status.as_str());
     match status {
         Status::Stopped => {}
         Status::Created => kill_and_wait(&st)?,
@@ -509,6 +529,7 @@ fn destroy(sdir: StateDir, st: &State) -> Result<()> {
     if let Some(id) = st.shared_rootfs_mount {
         crate::rootfs::detach_shared(&st.rootfs, id)?;
     }
+    crate::debug!("delete: cgroup of container {} removed", st.id);
     let state = state_json(&oci_state(st, Status::Stopped));
     hooks::run_warn(&st.config, hooks::Kind::Poststop, &state);
     sdir.remove()

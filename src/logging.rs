@@ -2,7 +2,15 @@
 //! JSON format (`{"level":"error","msg":"...","time":"..."}`, keys sorted), appended to `--log`.
 //!
 //! Clients read these: containerd's shim takes the last `error` object of the JSON log, podman
-//! expects exactly one object on failure, so by default only errors are logged.
+//! expects exactly one object on failure, so by default only errors are logged. `--debug` adds
+//! `debug` lines for the steps of each command (as runc does), and `--log FILE` creates FILE
+//! at once, also when nothing is logged.
+//!
+//! A process on its way into the container (the init, an exec'd process) logs only to the
+//! file, and only through the fd opened before it left the host's filesystem (with `--debug`
+//! the runtime keeps it open): its stderr is the container's, where a line of ours would be
+//! the container's output, and the log's path, opened inside the rootfs, would name a
+//! container's file. The init closes that fd before it reports ready.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -25,13 +33,56 @@ struct Config {
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
 
-/// Set once from the global flags.
+/// Set in a process that is becoming the container's: no more lines on stderr, and the log
+/// file only through [`HELD`].
+static IN_CONTAINER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// With `--debug --log FILE`: FILE, open from the start (close-on-exec).
+static HELD: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
+
+fn held() -> std::sync::MutexGuard<'static, Option<std::fs::File>> {
+    HELD.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Set once from the global flags; creates the log file (runc's clients expect it to exist).
 pub fn init(file: Option<PathBuf>, format: Format, debug: bool) {
+    if let Some(path) = &file {
+        let f = open_log(path);
+        if debug {
+            *held() = f.ok();
+        }
+    }
     let _ = CONFIG.set(Config {
         file,
         format,
         debug,
     });
+}
+
+/// Called first thing in a forked child that becomes a container process (see module doc).
+pub fn entering_container() {
+    IN_CONTAINER.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The held log fd, which a process entering the container keeps while it closes strays.
+pub fn held_fd() -> Option<std::os::fd::RawFd> {
+    use std::os::fd::AsRawFd;
+    held().as_ref().map(|f| f.as_raw_fd())
+}
+
+/// Close the held log fd (the init, before it reports ready: no host file stays open in a
+/// created container).
+pub fn close_held() {
+    *held() = None;
+}
+
+fn open_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o644)
+        .custom_flags(libc::O_SYNC | libc::O_CLOEXEC)
+        .open(path)
 }
 
 fn config() -> &'static Config {
@@ -40,6 +91,21 @@ fn config() -> &'static Config {
         format: Format::Text,
         debug: false,
     })
+}
+
+/// Whether `--debug` was given (check before formatting a costly message).
+pub fn enabled() -> bool {
+    config().debug
+}
+
+/// `debug!("fmt", args..)`: a debug line, formatted only with `--debug`.
+#[macro_export]
+macro_rules! debug {
+    ($($arg:tt)*) => {
+        if $crate::logging::enabled() {
+            $crate::logging::debug(&format!($($arg)*));
+        }
+    };
 }
 
 /// Log a debug line (only with `--debug`).
@@ -66,18 +132,18 @@ pub fn fatal(msg: &str) {
 fn write_line(level: &str, msg: &str) {
     let cfg = config();
     let line = format_line(cfg.format, level, msg, &now_rfc3339());
+    let in_container = IN_CONTAINER.load(std::sync::atomic::Ordering::Relaxed);
     match &cfg.file {
         Some(path) => {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o644)
-                .custom_flags(libc::O_SYNC | libc::O_CLOEXEC)
-                .open(path);
-            if let Ok(mut f) = file {
+            if let Some(f) = held().as_mut() {
                 let _ = f.write_all(line.as_bytes());
+            } else if !in_container {
+                if let Ok(mut f) = open_log(path) {
+                    let _ = f.write_all(line.as_bytes());
+                }
             }
         }
+        None if in_container => {}
         None => {
             let _ = std::io::stderr().write_all(line.as_bytes());
         }

@@ -195,9 +195,39 @@ pub fn drop_bounding(caps: Option<&LinuxCapabilities>) -> Result<()> {
     Ok(())
 }
 
+/// Give the container's user its stdio, as runc does: a terminal (the pty peer, created by
+/// root) or a pipe or socket from the caller must be the user's, or programs that check their
+/// tty's owner (ssh, sudo, su, script) refuse it, and reopening `/dev/stdout` fails. Unlike
+/// runc, nothing else is chowned: not /dev/null, and never a regular file or another device
+/// the caller redirected stdio to (its owner is the host's business). A chown the kernel
+/// refuses (an unmapped owner, a read-only filesystem) is not an error. Only the uid changes:
+/// a devpts `gid=` option chose the group.
+fn give_stdio_to(uid: u32) -> Result<()> {
+    for fd in 0..3 {
+        let Ok(st) = nix::sys::stat::fstat(sys::process::borrow_fd(fd)) else {
+            continue;
+        };
+        let kind = st.st_mode & libc::S_IFMT;
+        // Unix98 pty peers are char devices with majors 136..=143.
+        let pty = kind == libc::S_IFCHR && (136..=143).contains(&nix::sys::stat::major(st.st_rdev));
+        let ours = pty || kind == libc::S_IFIFO || kind == libc::S_IFSOCK;
+        if st.st_uid == uid || !ours {
+            continue;
+        }
+        match nix::unistd::fchown(sys::process::borrow_fd(fd), Some(Uid::from_raw(uid)), None) {
+            Ok(()) | Err(nix::Error::EINVAL | nix::Error::EPERM | nix::Error::EROFS) => {}
+            Err(e) => return Err(anyhow!("chown stdio fd {fd} to uid {uid}: {e}")),
+        }
+    }
+    Ok(())
+}
+
 /// Switch to process.user: supplementary groups, gid, uid (keeping caps for `apply_caps`).
 pub fn set_user(process: &Process) -> Result<()> {
     let user = process.user();
+    if user.uid() != 0 {
+        give_stdio_to(user.uid())?;
+    }
     let gids: Vec<Gid> = user
         .additional_gids()
         .iter()
@@ -262,10 +292,26 @@ pub fn apply_caps(caps: Option<&LinuxCapabilities>, keep_sys_admin: bool) -> Res
     Ok(())
 }
 
+/// The first try at process.cwd, before the user switch (runc's order): a cwd only root can
+/// enter (`/root`, mode 700, for uid 1000) works then. Ok(false) when permission was denied
+/// to us: [`enter_cwd`] tries again as the container's user (a directory that user owns but
+/// we cannot enter, e.g. on a root-squashing network filesystem).
+pub fn enter_cwd_early(cwd: &Path) -> Result<bool> {
+    match nix::unistd::chdir(cwd) {
+        Ok(()) => verify_cwd(cwd).map(|()| true),
+        Err(nix::Error::EACCES | nix::Error::EPERM) => Ok(false),
+        Err(e) => Err(anyhow!("process.cwd: chdir {}: {e}", cwd.display())),
+    }
+}
+
 /// chdir to process.cwd and make sure the result is inside the container's root: a cwd
 /// reached through a leaked host fd shows as "(unreachable)" (CVE-2024-21626).
 pub fn enter_cwd(cwd: &Path) -> Result<()> {
     nix::unistd::chdir(cwd).map_err(|e| anyhow!("process.cwd: chdir {}: {e}", cwd.display()))?;
+    verify_cwd(cwd)
+}
+
+fn verify_cwd(cwd: &Path) -> Result<()> {
     let real = sys::process::raw_getcwd().context("getcwd")?;
     if !real.starts_with(b"/") {
         bail!(

@@ -106,3 +106,63 @@ fn containers_created_at_once_under_a_new_parent_all_run() {
         assert_eq!(out.stdout.trim(), "ran", "{}", c.id);
     }
 }
+
+/// The freezer directory for `rel` (v1 freezer hierarchy, else the v2 one) with its "freeze"
+/// and "thaw" writes.
+fn freezer_of(rel: &str) -> (std::path::PathBuf, &'static str, &'static str, &'static str) {
+    if oxirun_integration::cgroupfs::has_v1("freezer") {
+        let d = std::path::Path::new("/sys/fs/cgroup/freezer").join(rel);
+        (d, "freezer.state", "FROZEN", "THAWED")
+    } else {
+        (
+            std::path::Path::new("/sys/fs/cgroup").join(rel),
+            "cgroup.freeze",
+            "1",
+            "0",
+        )
+    }
+}
+
+/// `create` into a cgroup someone else froze (its own, or an ancestor) is refused at once with
+/// runc's wording, instead of waiting for an init that can never report back; the cgroup it
+/// did not make is left as it was, and no state is left.
+#[test]
+fn create_into_a_frozen_cgroup_is_refused() {
+    for frozen_parent in [false, true] {
+        let mut c = Container::new(&format!("cgfrozen{frozen_parent}"));
+        let base = format!("oxirun-it/{}", c.id);
+        let path = if frozen_parent {
+            format!("{base}/c")
+        } else {
+            base.clone()
+        };
+        let (dir, file, freeze, thaw) = freezer_of(&base);
+        std::fs::create_dir_all(&dir).expect("mkdir our freezer cgroup");
+        std::fs::write(dir.join(file), freeze).expect("freeze our cgroup");
+        c.set(
+            "/linux/cgroupsPath",
+            oxirun_integration::json!(format!("/{path}")),
+        )
+        .sh("true");
+        let started = std::time::Instant::now();
+        let out = c.create();
+        let took = started.elapsed();
+        std::fs::write(dir.join(file), thaw).expect("thaw our cgroup");
+        out.fails_with(
+            "create into a frozen cgroup",
+            "container's cgroup unexpectedly frozen",
+        );
+        assert!(took < Duration::from_secs(30), "took {took:?}");
+        assert!(!c.root.join(&c.id).exists(), "state dir left behind");
+        assert!(
+            dir.is_dir(),
+            "the frozen cgroup (not ours to remove) was removed"
+        );
+        if frozen_parent {
+            assert!(
+                cgroup_dirs(&path).is_empty(),
+                "the new child cgroup was left behind"
+            );
+        }
+    }
+}

@@ -237,3 +237,174 @@ fn log_json_records_the_error() {
         "{msg}"
     );
 }
+
+/// `--log FILE` creates FILE even when the command succeeds and logs nothing (runc does);
+/// `--debug` adds `level=debug` lines for the steps of create, start, exec, kill and delete,
+/// in the log file or on the runtime's stderr, never in the container's own output.
+#[test]
+fn debug_logs_the_steps_and_log_file_always_exists() {
+    let mut c = Container::new("debuglog");
+    c.sh("echo container-output; sleep 30");
+    c.write_config();
+    let quiet = c.dir.join("quiet.log");
+    c.rt(&[
+        "--log",
+        quiet.to_str().unwrap(),
+        "state",
+        "no-such-container-x",
+    ]);
+    let ok_quiet = c.dir.join("ok.log");
+    c.rt(&["--log", ok_quiet.to_str().unwrap(), "list"])
+        .ok("list");
+    assert_eq!(
+        std::fs::read_to_string(&ok_quiet).expect("--log file created"),
+        ""
+    );
+    assert!(quiet.exists());
+
+    let log = c.dir.join("debug.log");
+    let l = log.to_str().unwrap().to_string();
+    let (b, p, id) = (
+        c.bundle_str(),
+        c.pid_file.to_str().unwrap().to_string(),
+        c.id.clone(),
+    );
+    let created = c.rt(&[
+        "--debug",
+        "--log",
+        &l,
+        "create",
+        "--bundle",
+        &b,
+        "--pid-file",
+        &p,
+        &id,
+    ]);
+    created.ok("create --debug");
+    c.pid = Some(c.read_pid_file());
+    c.rt(&["--debug", "--log", &l, "start", &id])
+        .ok("start --debug");
+    c.rt(&["--debug", "--log", &l, "exec", &id, "true"])
+        .ok("exec --debug");
+    c.rt(&["--debug", "--log", &l, "kill", &id, "KILL"])
+        .ok("kill --debug");
+    c.wait_exit(std::time::Duration::from_secs(5));
+    c.rt(&["--debug", "--log", &l, "delete", &id])
+        .ok("delete --debug");
+    let text = std::fs::read_to_string(&log).unwrap();
+    for step in [
+        "create: container",
+        "create: state directory",
+        "cloned, in its cgroup",
+        "init: namespaces entered",
+        "init: rootfs ready",
+        "create: pid file",
+        "start: starting container",
+        "start: container",
+        "exec: joining the namespaces",
+        "exec: process",
+        "kill: signal 9",
+        "delete: container",
+    ] {
+        assert!(
+            text.lines()
+                .any(|line| line.contains("level=debug") && line.contains(step)),
+            "no debug line for {step:?} in:\n{text}"
+        );
+    }
+    // Without --log: the runtime's stderr, and nothing of ours in the container's stdio.
+    let mut c2 = Container::new("debugstderr");
+    c2.sh("echo container-output");
+    c2.write_config();
+    let out = c2.rt(&["--debug", "run", "--bundle", &c2.bundle_str(), &c2.id]);
+    out.ok("run --debug");
+    assert!(out.stderr.contains("level=debug"), "{out:#?}");
+    assert_eq!(out.stdout, "container-output\n", "{out:#?}");
+    assert!(
+        !out.stderr.contains("init: "),
+        "the init wrote to the container's stderr: {out:#?}"
+    );
+}
+
+/// Until CRIU support exists, `checkpoint`/`restore` take runc's flags and refuse in one line;
+/// `checkpoint --help` prints the help and exits 1 (clients probe support with it), never
+/// clap's "unrecognized subcommand".
+#[test]
+fn checkpoint_and_restore_refuse_clearly() {
+    let d = TestDir::new(&oxirun_integration::unique_id("ckpt"));
+    let help = oxirun(&d, &["checkpoint", "--help"]);
+    assert_eq!(help.code, 1, "{help:#?}");
+    assert!(
+        help.stdout.contains("--image-path") && help.stdout.contains("--leave-running"),
+        "{help:#?}"
+    );
+    assert!(help.stderr.contains("not supported"), "{help:#?}");
+    for args in [
+        &[
+            "checkpoint",
+            "--image-path",
+            "/tmp/x",
+            "--leave-running",
+            "c1",
+        ][..],
+        &[
+            "restore",
+            "--detach",
+            "--bundle",
+            "/tmp",
+            "--image-path",
+            "/tmp/x",
+            "-no-subreaper",
+            "c1",
+        ][..],
+    ] {
+        let out = oxirun(&d, args);
+        assert_eq!(out.code, 1, "{args:?}: {out:#?}");
+        assert!(!out.stderr.contains("unrecognized"), "{args:?}: {out:#?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {out:#?}");
+        assert!(
+            out.stderr.contains("CRIU support is not implemented"),
+            "{args:?}: {out:#?}"
+        );
+    }
+}
+
+/// `make install-docs` (part of `make install`): a man page per subcommand and bash, zsh and
+/// fish completions, generated from the clap definitions, under DESTDIR.
+#[test]
+fn install_docs_generates_man_pages_and_completions() {
+    let d = TestDir::new(&oxirun_integration::unique_id("install"));
+    let ws = oxirun_integration::util::workspace_dir();
+    let out = Command::new("make")
+        .arg("-C")
+        .arg(&ws)
+        .arg("install-docs")
+        .arg(format!("DESTDIR={}", d.path.display()))
+        .output()
+        .expect("run make");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let share = d.path.join("usr/local/share");
+    for sub in [
+        "create",
+        "start",
+        "exec",
+        "kill",
+        "delete",
+        "checkpoint",
+        "update",
+    ] {
+        let page = std::fs::read_to_string(share.join(format!("man/man8/oxirun-{sub}.8")))
+            .unwrap_or_else(|e| panic!("man page of {sub}: {e}"));
+        assert!(page.contains(".TH"), "{sub}: not a man page");
+    }
+    let bash = std::fs::read_to_string(share.join("bash-completion/completions/oxirun")).unwrap();
+    for word in ["--console-socket", "--preserve-fds", "checkpoint"] {
+        assert!(bash.contains(word), "bash completion lacks {word}");
+    }
+    assert!(share.join("zsh/site-functions/_oxirun").exists());
+    assert!(share.join("fish/vendor_completions.d/oxirun.fish").exists());
+}

@@ -217,3 +217,24 @@ fn relative_destination_lands_in_the_rootfs() {
         "escaped to the host"
     );
 }
+
+/// A read-only /dev ("ro" on its tmpfs): mounted writable until the devices, /dev/pts,
+/// /dev/shm and the symlinks are in, then made read-only, as runc does (it failed with
+/// `mount /dev/pts (devpts): destination /dev/pts: Read-only file system`).
+#[test]
+fn readonly_dev_is_made_readonly_after_its_contents() {
+    let mut c = Container::new("devro");
+    let mounts = c.config["mounts"].as_array_mut().unwrap();
+    let dev = mounts
+        .iter_mut()
+        .find(|m| m["destination"] == "/dev")
+        .expect("the spec has a /dev mount");
+    dev["options"].as_array_mut().unwrap().push(json!("ro"));
+    let out = c.inside(
+        "grep -E ' /dev (tmpfs|devpts) ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; \
+         grep ' /dev/pts ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; \
+         test -c /dev/null && test -L /dev/ptmx && echo devices; \
+         touch /dev/x 2>&1 | grep -c 'Read-only'; echo hi > /dev/null && echo null-writable",
+    );
+    assert_eq!(out, "ro\nrw\ndevices\n1\nnull-writable\n");
+}

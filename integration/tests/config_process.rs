@@ -158,3 +158,17 @@ fn user_umask_applies_to_created_files() {
     let out = c.inside("umask; touch /tmp/f; mkdir /tmp/d; stat -c %a /tmp/f /tmp/d");
     assert_eq!(out, "0077\n600\n700\n");
 }
+
+/// A cwd only root can enter (`/root`, mode 700) for a non-root user: entered before the user
+/// switch, as runc does, so the process starts there.
+#[test]
+fn cwd_only_root_can_enter() {
+    let mut c = Container::new("cwdroot");
+    let root = c.rootfs().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
+    c.user(1000, 1000, &[]).cwd("/root");
+    let out = c.inside("pwd; id -u; ls . 2>&1 >/dev/null | grep -c 'Permission denied'");
+    assert_eq!(out, "/root\n1000\n1\n");
+}

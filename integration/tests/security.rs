@@ -212,3 +212,33 @@ fn h3_uid_out_of_range_fails_cleanly() {
     assert!(out.stderr.contains("uid"), "{out:#?}");
     assert_nothing_left(&c.root, &c.id, &c.bundle);
 }
+
+/// `--no-pivot` (MS_MOVE + chroot) leaves the old root in the container's mount namespace.
+/// The kernel lets a user namespace mount a fresh procfs when a fully visible one exists there,
+/// which undoes maskedPaths: every proc and sysfs mount outside the rootfs is detached first,
+/// so the mount is refused, as with pivot_root (and runc 1.1.5).
+#[test]
+fn no_pivot_container_cannot_mount_a_bare_proc() {
+    for no_pivot in [true, false] {
+        let mut c = Container::new(&format!("nopivotproc{no_pivot}"));
+        // Mapping root in a new user namespace needs CAP_SETFCAP at its creation (Linux 5.12+);
+        // Docker's default capabilities have it.
+        for set in ["bounding", "effective", "permitted"] {
+            c.config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SETFCAP"));
+        }
+        c.sh(
+            "unshare -mrpf sh -c 'mount -t proc none /proc && echo MOUNTED || echo refused' 2>/dev/null; \
+             test -r /proc/self/status && echo proc-ok; cat /proc/kcore 2>/dev/null | wc -c",
+        );
+        let flags: &[&str] = if no_pivot { &["--no-pivot"] } else { &[] };
+        let out = c.run(flags);
+        assert_eq!(out.code, 0, "--no-pivot {no_pivot}: {out:#?}");
+        assert_eq!(
+            out.stdout, "refused\nproc-ok\n0\n",
+            "--no-pivot {no_pivot}: a user namespace inside mounted a bare procfs: {out:#?}"
+        );
+    }
+}

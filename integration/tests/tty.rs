@@ -414,3 +414,84 @@ fn console_socket_flag_combination_errors() {
     assert!(out.stderr_has(USELESS), "{out:#?}");
     assert!(!pf.exists());
 }
+
+/// A non-root container process owns its terminal (as with runc), in the init and in
+/// `exec -t`: ssh, sudo, su and script check their tty's owner.
+#[test]
+fn terminal_belongs_to_a_non_root_user() {
+    let mut c = tty_container(
+        "ttyowner",
+        "stat -c owner=%u $(tty); id -u; echo ready; read line; exit 0",
+    );
+    c.user(1000, 100, &[]);
+    let sock = ConsoleSocket::bind(&c.dir.path);
+    let (b, p, id) = (
+        c.bundle_str(),
+        c.pid_file.to_str().unwrap().to_string(),
+        c.id.clone(),
+    );
+    let (out, _) = run_detaching(
+        &mut c,
+        &[
+            "run",
+            "-d",
+            "--console-socket",
+            sock.path_str(),
+            "--bundle",
+            &b,
+            "--pid-file",
+            &p,
+            &id,
+        ],
+    );
+    out.ok("run -d --console-socket as uid 1000");
+    c.pid = Some(c.read_pid_file());
+    let master = one_master(&sock);
+    let mut acc = Vec::new();
+    expect_line(&master, &mut acc, "ready");
+    let text = oxirun_integration::term::clean(&acc);
+    assert!(has_line(&text, "owner=1000"), "the init's tty: {text:?}");
+    // exec -t -d as the same user, through a second console socket.
+    let exec_dir = c.dir.join("exec");
+    std::fs::create_dir_all(&exec_dir).unwrap();
+    let sock2 = ConsoleSocket::bind(&exec_dir);
+    let pidf = c.dir.join("exec.pid");
+    let (out, _) = run_detaching(
+        &mut c,
+        &[
+            "exec",
+            "-t",
+            "-d",
+            "--user",
+            "1000:100",
+            "--console-socket",
+            sock2.path_str(),
+            "--pid-file",
+            pidf.to_str().unwrap(),
+            &id,
+            "sh",
+            "-c",
+            "stat -c exec-owner=%u $(tty); echo exec-ready; read line",
+        ],
+    );
+    out.ok("exec -t -d --user 1000:100");
+    let m2 = one_master(&sock2);
+    let mut acc2 = Vec::new();
+    expect_line(&m2, &mut acc2, "exec-ready");
+    let text2 = oxirun_integration::term::clean(&acc2);
+    assert!(has_line(&text2, "exec-owner=1000"), "exec's tty: {text2:?}");
+    write_all(m2.as_raw_fd(), b"x\n");
+    write_all(master.as_raw_fd(), b"done\n");
+    // The exec'd process is ours to reap (the init, pid 1 of its namespace, waits for it).
+    let exec_pid: i32 = std::fs::read_to_string(&pidf)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_ne!(
+        reap(exec_pid, T),
+        Reap::Timeout,
+        "exec'd process did not exit"
+    );
+    assert_eq!(c.wait_exit(T), 0, "{:?}", String::from_utf8_lossy(&acc));
+}

@@ -310,3 +310,37 @@ impl UidGid for Command {
         self.uid(uid).gid(gid)
     }
 }
+
+/// A user-namespaced container whose bind source only the host's root can reach (its parent
+/// directory is mode 700, as podman's storage is): the runtime opens the source before the
+/// init enters the user namespace, as runc does, so the mount works. Read-only flags hold.
+#[test]
+fn bind_source_only_host_root_can_reach() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut c = Container::new("userns-bindsrc");
+    with_userns(&mut c);
+    let private = c.dir.join("private");
+    let data = private.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("hello"), "from the host\n").unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let file = private.join("one-file");
+    std::fs::write(&file, "a file source\n").unwrap();
+    // The mount points exist in the image (the mapped root cannot create them in a rootfs
+    // owned by the host's root).
+    std::fs::create_dir_all(c.rootfs().join("data")).unwrap();
+    std::fs::write(c.rootfs().join("etc/one-file"), "").unwrap();
+    c.add_mount(
+        json!({"destination": "/data", "type": "bind", "source": data,
+                       "options": ["rbind", "ro"]}),
+    );
+    c.add_mount(
+        json!({"destination": "/etc/one-file", "type": "bind", "source": file,
+                       "options": ["bind"]}),
+    );
+    let out = c.inside(
+        "cat /data/hello /etc/one-file; touch /data/x 2>&1 | grep -c 'Read-only'; \
+         grep ' /data ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1",
+    );
+    assert_eq!(out, "from the host\na file source\n1\nro\n");
+}

@@ -92,6 +92,20 @@ pub fn is_frozen(dirs: &[(String, PathBuf)]) -> Result<bool> {
     }
 }
 
+/// Whether the cgroup is frozen or freezing, by its own setting or an ancestor's (a new
+/// cgroup below a frozen parent freezes whatever enters it). A missing directory or freezer
+/// is not frozen.
+pub fn frozen_by_anyone(dirs: &[(String, PathBuf)]) -> bool {
+    match pick(dirs) {
+        None => false,
+        Some(Freezer::V1(d)) => files::read(d, "freezer.state").is_ok_and(|s| s != "THAWED"),
+        Some(Freezer::V2(d)) => {
+            files::read(d, "cgroup.freeze").is_ok_and(|s| s == "1")
+                || frozen_event(d).unwrap_or(false)
+        }
+    }
+}
+
 /// runc's loop: write FROZEN until the state reads FROZEN; an occasional thaw gets a task
 /// stuck in FREEZING (e.g. in a vfork) going; give up after [`SETTLE`] and thaw.
 fn freeze_v1(d: &Path) -> Result<()> {

@@ -21,6 +21,10 @@ pub fn kill_all(cg: &[(String, PathBuf)], sig: i32) -> Result<()> {
             return files::write(dir, "cgroup.kill", "1");
         }
     }
+    if sig == 0 {
+        // Nothing is delivered: no need to stop the members from forking or exiting.
+        return signal_members(cg, 0);
+    }
     let was_frozen = freezer::is_frozen(cg).unwrap_or(false);
     // Best effort, like runc: without a freezer the signals still go out.
     let froze = !was_frozen && freezer::freeze(cg).is_ok();

@@ -113,6 +113,17 @@ impl Cgroup {
         freezer::is_frozen(&self.dirs)
     }
 
+    /// Whether the container's directory already exists on any hierarchy (made by someone
+    /// else: a failed create must not remove it).
+    pub fn exists(&self) -> bool {
+        self.dirs.iter().any(|(_, d)| d.is_dir())
+    }
+
+    /// Frozen or freezing by its own setting or an ancestor's (see `freezer`).
+    pub fn frozen_by_anyone(&self) -> bool {
+        freezer::frozen_by_anyone(&self.dirs)
+    }
+
     /// Send `sig` to every process of the cgroup (see `kill` for how).
     pub fn kill_all(&self, sig: i32) -> Result<()> {
         kill::kill_all(&self.dirs, sig)

@@ -25,6 +25,16 @@ const VALUE_FLAGS: &[&str] = &[
     "cap",
     "apparmor",
     "process-label",
+    // checkpoint / restore
+    "image-path",
+    "work-path",
+    "parent-path",
+    "manage-cgroups-mode",
+    "empty-ns",
+    "page-server",
+    "status-fd",
+    "lsm-profile",
+    "lsm-mount-context",
 ];
 /// Short flags that take a value.
 const VALUE_SHORTS: &[&str] = &["-b", "-f", "-p", "-e", "-u", "-g", "-c"];
@@ -43,6 +53,16 @@ const BOOL_FLAGS: &[&str] = &[
     "tty",
     "no-new-privs",
     "ignore-paused",
+    // checkpoint / restore
+    "leave-running",
+    "tcp-established",
+    "ext-unix-sk",
+    "shell-job",
+    "file-locks",
+    "pre-dump",
+    "auto-dedup",
+    "lazy-pages",
+    "tcp-close",
 ];
 
 fn is_known(name: &str) -> bool {

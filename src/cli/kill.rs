@@ -1,5 +1,6 @@
 //! `oxirun kill [--all] ID [SIGNAL]`: SIGNAL by number or name, with or without "SIG",
-//! any case; SIGTERM by default.
+//! any case; SIGTERM by default. Signal 0 sends nothing and only asks whether the container's
+//! init is alive (exit 0, or "container not running"), as with runc and kill(1).
 
 use anyhow::{anyhow, Result};
 use nix::sys::signal::Signal;
@@ -17,10 +18,10 @@ pub struct Args {
     pub signal: Option<String>,
 }
 
-/// Parse a signal given as a number, "KILL", "SIGKILL" or "kill".
+/// Parse a signal given as a number (0 included), "KILL", "SIGKILL" or "kill".
 pub fn parse_signal(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
+        if (0..=64).contains(&n) {
             return Ok(n);
         }
         return Err(anyhow!("invalid signal {s:?}"));
@@ -52,7 +53,8 @@ mod tests {
             assert_eq!(parse_signal(s).unwrap(), 9, "{s}");
         }
         assert_eq!(parse_signal("term").unwrap(), 15);
-        for bad in ["0", "65", "NOPE", "", "-1"] {
+        assert_eq!(parse_signal("0").unwrap(), 0);
+        for bad in ["65", "NOPE", "", "-1", "SIG0"] {
             assert!(parse_signal(bad).is_err(), "{bad}");
         }
     }

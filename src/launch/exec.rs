@@ -47,6 +47,7 @@ pub fn spawn(cfg: &ExecConfig) -> Result<(i32, Option<OwnedFd>)> {
         bail!("container not running");
     }
     let flags = join_flags(cfg.state);
+    crate::debug!("exec: joining the namespaces of init {init} ({flags:?})");
     let (parent_end, child_end) = sync::pair()?;
     crate::process::supported();
     // setns(pid) only decides where our *children* are born, so joining it here puts the one
@@ -151,6 +152,7 @@ fn drive(
                 if cfg.paused {
                     cfg.state.cgroup.add_pid(*exec_pid)?;
                 }
+                crate::debug!("exec: process {exec_pid} started");
                 return Ok(*exec_pid);
             }
             None => bail!("exec process exited during setup"),
@@ -159,6 +161,7 @@ fn drive(
 }
 
 fn child(cfg: &ExecConfig, pidfd: &OwnedFd, flags: CloneFlags, sync_fd: OwnedFd) -> ! {
+    crate::logging::entering_container();
     super::init::reset_signals();
     let err = match setup(cfg, pidfd, flags, &sync_fd) {
         Ok(fin) => fin.exec(),
@@ -178,6 +181,7 @@ fn setup<'a>(
     // our /proc files. execve resets it.
     sys::process::set_dumpable(false).context("PR_SET_DUMPABLE")?;
     let mut ours = vec![sync_fd.as_raw_fd(), pidfd.as_raw_fd()];
+    ours.extend(crate::logging::held_fd());
     ours.extend(cfg.console_socket.map(|s| s.as_raw_fd()));
     fds::close_stray(cfg.pass_fds, &ours)?;
     match sync::recv_msg(sync_fd)? {
@@ -206,6 +210,7 @@ fn setup<'a>(
     crate::attrs::apply_process(p)?;
     let fin = super::finish_process(p, cfg.seccomp, sync_fd)?;
     fds::finish(cfg.pass_fds)?;
+    crate::logging::close_held();
     sync::send_msg(sync_fd, &Msg::Ready)?;
     Ok(fin)
 }

@@ -20,8 +20,20 @@ use crate::container::Status;
 use crate::sys::process::{clone_fork, Forked};
 use crate::{hooks, namespaces, rootfs, sys};
 
-/// Never returns: either `execve`s the container process or exits.
-pub fn run(cfg: &Config, plan: &NsPlan, sync_fd: OwnedFd) -> ! {
+/// Never returns: either `execve`s the container process or exits. `runtime` is the pid of
+/// the runtime process that cloned us.
+pub fn run(cfg: &Config, plan: &NsPlan, sync_fd: OwnedFd, runtime: nix::unistd::Pid) -> ! {
+    crate::logging::entering_container();
+    // Until we report ready, a runtime that dies (SIGKILL mid-create) takes us along at once,
+    // as runc's init goes: nobody else would ever clean up a half-made container's init.
+    // Cleared before `Ready`; the runtime may already be gone by the time this is set.
+    let _ = sys::process::set_pdeathsig(libc::SIGKILL);
+    // (Born in a new pid namespace, we see our parent as pid 0: then the sync channel's EOF
+    // tells us instead.)
+    let ppid = nix::unistd::getppid();
+    if ppid != runtime && ppid.as_raw() != 0 {
+        sys::process::exit_now(1);
+    }
     reset_signals();
     let fin = match setup(cfg, plan, &sync_fd) {
         Ok(fin) => fin,
@@ -54,7 +66,8 @@ fn setup<'a>(cfg: &Config<'a>, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<super
         ours.push(gate.as_raw_fd());
     }
     ours.extend(cfg.console_socket.map(|s| s.as_raw_fd()));
-    ours.extend(crate::rootfs::idmap::inherited_fds());
+    ours.extend(crate::rootfs::detached::inherited_fds());
+    ours.extend(crate::logging::held_fd());
     fds::close_stray(cfg.pass_fds, &ours)?;
     // The parent's `Go` says our cgroup is set (and our id maps written). Moving a task into a
     // v1 cgroup waits for an RCU grace period (~10 ms), so we wait for it as late as we can
@@ -65,6 +78,7 @@ fn setup<'a>(cfg: &Config<'a>, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<super
         wait_go(sync_fd);
     }
     enter_namespaces(cfg.spec, plan, early_go, sync_fd)?;
+    crate::debug!("init: namespaces entered");
     let new_net = |f: nix::sched::CloneFlags| f.contains(nix::sched::CloneFlags::CLONE_NEWNET);
     if new_net(plan.clone_flags) || new_net(plan.after_join) {
         sys::ns::loopback_up().map_err(|e| anyhow!("bring up lo in the network namespace: {e}"))?;
@@ -103,6 +117,7 @@ fn setup<'a>(cfg: &Config<'a>, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<super
         setup_terminal(spec, cfg.console_socket, sync_fd, true)?;
     }
     rootfs::finalize(spec, entered)?;
+    crate::debug!("init: rootfs ready (pivot_root done, masks applied)");
     crate::attrs::apply(spec)?;
 
     let proc_spec = spec
@@ -131,6 +146,10 @@ fn setup<'a>(cfg: &Config<'a>, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<super
         }
     }
     fds::finish(cfg.pass_fds)?;
+    crate::debug!("init: process ready, waiting for start");
+    crate::logging::close_held();
+    // From now on the container outlives `create`.
+    let _ = sys::process::set_pdeathsig(0);
     sync::send_msg(sync_fd, &Msg::Ready)?;
     Ok(fin)
 }

@@ -169,8 +169,9 @@ impl Final<'_> {
 }
 
 /// The last steps before execve, shared by the init and exec'd processes: rlimits, the
-/// bounding set (needs root), the user switch, the capability sets, the (verified) cwd and
-/// the executable lookup, no_new_privs.
+/// (verified) cwd, first tried as root and if that is denied again after the switch (as
+/// runc does), the bounding set (needs root), the user switch, the capability sets, the
+/// executable lookup, no_new_privs.
 ///
 /// The seccomp filter is left for [`Final::exec`], so that everything the runtime does runs
 /// unfiltered. Without no_new_privs, loading needs CAP_SYS_ADMIN: it stays in the effective
@@ -194,10 +195,13 @@ pub fn finish_process<'a>(
         load_seccomp(program, sync_fd)?;
     }
     let caps = p.capabilities().as_ref();
+    let cwd_done = process::enter_cwd_early(p.cwd())?;
     process::drop_bounding(caps)?;
     process::set_user(p)?;
     process::apply_caps(caps, late.is_some() && !nnp)?;
-    process::enter_cwd(p.cwd())?;
+    if !cwd_done {
+        process::enter_cwd(p.cwd())?;
+    }
     let exec = process::prepare_exec(p)?;
     if nnp {
         crate::sys::process::set_no_new_privs().context("no_new_privs")?;

@@ -27,14 +27,15 @@ pub struct Launched {
 pub fn launch(cfg: &Config) -> Result<Launched> {
     let plan = NsPlan::new(cfg.spec);
     let (parent_end, init_end) = sync::pair()?;
-    let _idmap = crate::rootfs::idmap::prepare(cfg.spec)?;
+    let _detached = crate::rootfs::detached::prepare(cfg.spec)?;
     crate::process::supported();
+    let runtime = nix::unistd::getpid();
     let (forked, placed) =
         super::clone_in_cgroup(cfg.cgroup, plan.clone_flags.bits(), "container init")?;
     match forked {
         Forked::Child => {
             drop(parent_end);
-            init::run(cfg, &plan, init_end)
+            init::run(cfg, &plan, init_end, runtime)
         }
         Forked::Parent(pid) => {
             drop(init_end);
@@ -70,20 +71,26 @@ fn drive(
     if !placed {
         cfg.cgroup.add_pid(child)?;
     }
+    crate::debug!("create: init {child} cloned, in its cgroup");
     if plan.new_user {
         crate::userns::write_maps(child, cfg.spec)?;
+        crate::debug!("create: uid/gid maps of init {child} written");
     }
     crate::attrs::move_net_devices(cfg.spec, child)?;
     // The init may already have failed (it sets up while we place it): its error, read
     // below, is the one to report, not our failed send.
     let _ = sync::send_msg(sync_fd, &Msg::Go);
     loop {
+        wait_unfrozen(sync_fd, cfg.cgroup)?;
         let mut passed = None;
         match sync::recv_msg_fd(sync_fd)?.map(|(m, fd)| {
             passed = fd;
             m
         }) {
-            Some(Msg::Console) => *console = passed,
+            Some(Msg::Console) => {
+                crate::debug!("create: console (pty master) received from the init");
+                *console = passed
+            }
             Some(Msg::Seccomp) => {
                 let (Some(program), Some(fd)) = (cfg.seccomp, passed) else {
                     bail!("sync: seccomp listener message without a filter or fd");
@@ -98,6 +105,7 @@ fn drive(
             }
             Some(Msg::Ready) => break,
             Some(Msg::Hooks) => {
+                crate::debug!("create: running the prestart and createRuntime hooks");
                 let state = cfg.hook_state(*init_pid, crate::container::Status::Creating);
                 hooks::run(cfg.spec, Kind::Prestart, &state)?;
                 hooks::run(cfg.spec, Kind::CreateRuntime, &state)?;
@@ -111,11 +119,33 @@ fn drive(
             ),
         }
     }
+    crate::debug!("create: init {init_pid} ready");
     if let Some(adj) = cfg.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         std::fs::write(format!("/proc/{init_pid}/oom_score_adj"), adj.to_string())
             .map_err(|e| anyhow!("process.oomScoreAdj: {adj}: {e}"))?;
     }
     Ok(*init_pid)
+}
+
+/// Wait until the init has something to say. The init may take its time (mounts, hooks), but
+/// a cgroup someone else froze would stop it for good: that is checked every second, and is
+/// an error (runc's wording) instead of a wait without end.
+fn wait_unfrozen(sync_fd: &OwnedFd, cgroup: &crate::cgroups::Cgroup) -> Result<()> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    loop {
+        let mut fds = [PollFd::new(sync_fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(1000u16)) {
+            Ok(0) => {
+                if cgroup.frozen_by_anyone() {
+                    bail!("container's cgroup unexpectedly frozen");
+                }
+            }
+            Ok(_) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => bail!("sync poll: {e}"),
+        }
+    }
 }
 
 fn describe_exit(pid: i32) -> String {

@@ -27,20 +27,14 @@
 //!    source, the mount's flags (`ro`, `nosuid`...) on the detached clone, then
 //!    `mount_setattr(MOUNT_ATTR_IDMAP [| AT_RECURSIVE for ridmap])`.
 //!
-//! The detached trees (close-on-exec fds) are kept in a process-wide table that the cloned
-//! init inherits with its copy of the address space and fd table; the init's
-//! `mounts::mount_one` [`take`]s the tree of its entry and `move_mount`s it onto the resolved
-//! destination (then propagation and recursive attributes, as for any bind). The helper
-//! namespace mappings are the same as the container's namespace's when those are used, so
-//! the result is identical to idmapping with the container's own user namespace.
-//!
-//! Wiring (in `launch/`): the parent calls [`prepare`] right before cloning the init and keeps
-//! the returned guard until the launch is over (dropping it closes the runtime's copies); the
-//! init keeps [`inherited_fds`] open when it closes stray fds. [`validate`] runs at bundle
-//! load, so no helper, clone or mount exists for a bad config.
+//! The detached trees go to the table of `super::detached`, which the cloned init inherits;
+//! there the init's `mounts::mount_one` takes the tree of its entry and `move_mount`s it onto
+//! the resolved destination (then propagation and recursive attributes, as for any bind). The
+//! helper namespace mappings are the same as the container's namespace's when those are used,
+//! so the result is identical to idmapping with the container's own user namespace.
+//! [`validate`] runs at bundle load, so no helper, clone or mount exists for a bad config.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::sync::Mutex;
+use std::os::fd::{AsFd, OwnedFd};
 
 use anyhow::{anyhow, bail, Result};
 use nix::mount::MsFlags;
@@ -56,14 +50,6 @@ use crate::sys::process::{clone_fork, Forked};
 
 /// The kernel accepts at most this many lines in an id map.
 const MAX_MAP_LINES: usize = 340;
-
-/// Detached, idmapped trees by mount index, filled by [`prepare`] in the runtime and
-/// inherited by the init. The runtime is single-threaded: the lock is never contended.
-static TREES: Mutex<Vec<(usize, OwnedFd)>> = Mutex::new(Vec::new());
-
-fn trees() -> std::sync::MutexGuard<'static, Vec<(usize, OwnedFd)>> {
-    TREES.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Non-empty mappings, or `None`.
 fn own_maps(list: &Option<Vec<LinuxIdMapping>>) -> Option<&[LinuxIdMapping]> {
@@ -179,54 +165,33 @@ pub fn wanted(spec: &Spec) -> bool {
         .any(|m| mounts::mount_options(m).idmap != Idmap::None)
 }
 
-/// What [`prepare`] returns: while it lives, the runtime holds the prepared trees (so the
-/// init cloned meanwhile inherits them); dropping it closes the runtime's copies.
-#[must_use = "the trees must stay open until the init is cloned"]
-pub struct Prepared(());
+/// The user namespaces an idmapping needs, made once per distinct set of mappings while the
+/// runtime prepares the detached trees (`super::detached`).
+#[derive(Default)]
+pub(super) struct Helpers(Vec<(String, OwnedFd)>);
 
-impl Drop for Prepared {
-    fn drop(&mut self) {
-        release();
-    }
-}
-
-/// Runtime side, right before cloning the init: make the detached, flagged, idmapped tree of
-/// every idmapped mount (see the module doc). Nothing is left behind on error: the helper
-/// processes are reaped and the trees closed.
-pub fn prepare(spec: &Spec) -> Result<Prepared> {
-    let guard = Prepared(());
-    release();
-    if !wanted(spec) {
-        return Ok(guard);
-    }
-    // One user namespace per distinct mapping set.
-    let mut namespaces: Vec<(String, OwnedFd)> = Vec::new();
-    for (index, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
-        let opts = mounts::mount_options(m);
-        if opts.idmap == Idmap::None {
-            continue;
+/// Runtime side, before the init is cloned: the detached, flagged, idmapped tree of mount
+/// `m` (see the module doc). A helper namespace is made on first use and kept in `helpers`.
+pub(super) fn prepare_one(spec: &Spec, m: &Mount, helpers: &mut Helpers) -> Result<OwnedFd> {
+    let opts = mounts::mount_options(m);
+    let dest = m.destination().display();
+    let wrap = |e: anyhow::Error| anyhow!("mount {dest} (idmap): {e:#}");
+    let (uid, gid) =
+        mappings_for(spec, m).ok_or_else(|| wrap(anyhow!("no uid/gid mappings to idmap with")))?;
+    let key = format!("{}|{}", map_text(uid), map_text(gid));
+    let pos = match helpers.0.iter().position(|(k, _)| *k == key) {
+        Some(p) => p,
+        None => {
+            let fd = userns_with(uid, gid).map_err(wrap)?;
+            helpers.0.push((key, fd));
+            helpers.0.len() - 1
         }
-        let dest = m.destination().display();
-        let wrap = |e: anyhow::Error| anyhow!("mount {dest} (idmap): {e:#}");
-        let (uid, gid) = mappings_for(spec, m)
-            .ok_or_else(|| wrap(anyhow!("no uid/gid mappings to idmap with")))?;
-        let key = format!("{}|{}", map_text(uid), map_text(gid));
-        let pos = match namespaces.iter().position(|(k, _)| *k == key) {
-            Some(p) => p,
-            None => {
-                let fd = userns_with(uid, gid).map_err(wrap)?;
-                namespaces.push((key, fd));
-                namespaces.len() - 1
-            }
-        };
-        let src = m
-            .source()
-            .as_deref()
-            .ok_or_else(|| wrap(anyhow!("a bind mount needs a source")))?;
-        let tree = idmapped_tree(src, &opts, namespaces[pos].1.as_fd()).map_err(wrap)?;
-        trees().push((index, tree));
-    }
-    Ok(guard)
+    };
+    let src = m
+        .source()
+        .as_deref()
+        .ok_or_else(|| wrap(anyhow!("a bind mount needs a source")))?;
+    idmapped_tree(src, &opts, helpers.0[pos].1.as_fd()).map_err(wrap)
 }
 
 /// Clone `src` detached, set the mount's flags, idmap it with `userns`.
@@ -253,23 +218,6 @@ fn idmapped_tree(
         anyhow!("idmap source {}: {e}{why}", src.display())
     })?;
     Ok(tree)
-}
-
-/// Init side: the prepared tree of mount `index`, if any (each is taken once).
-pub fn take(index: usize) -> Option<OwnedFd> {
-    let mut t = trees();
-    let pos = t.iter().position(|(i, _)| *i == index)?;
-    Some(t.swap_remove(pos).1)
-}
-
-/// The fds of the prepared trees: the init must not close them as strays.
-pub fn inherited_fds() -> Vec<RawFd> {
-    trees().iter().map(|(_, fd)| fd.as_raw_fd()).collect()
-}
-
-/// Close every prepared tree still held.
-pub fn release() {
-    trees().clear();
 }
 
 fn map_text(maps: &[LinuxIdMapping]) -> String {

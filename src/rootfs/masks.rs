@@ -1,4 +1,5 @@
-//! After pivot_root: `linux.maskedPaths`, `linux.readonlyPaths` and `root.readonly`.
+//! After pivot_root: `linux.maskedPaths`, `linux.readonlyPaths`, `root.readonly` and a
+//! read-only `/dev` mount (mounted writable until everything beneath it is in place).
 //!
 //! Every target is opened once inside "/" (`RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS`) and the new
 //! mount is attached to that fd with `move_mount`, so a racing rename cannot redirect it:
@@ -126,6 +127,16 @@ pub fn readonly_paths(paths: &[String]) -> Result<()> {
         r.map_err(|e| anyhow!("readonly path {p}: {e:#}"))?;
     }
     Ok(())
+}
+
+/// Make the /dev mount itself read-only (not the mounts beneath it: /dev/pts, /dev/shm stay
+/// as configured), through an fd of it: a createContainer hook cannot redirect the change.
+pub fn readonly_dev() -> Result<()> {
+    let root = open_root()?;
+    let dev = resolve::open_in_root(root.as_fd(), Path::new("dev"), false)
+        .map_err(|e| anyhow!("open /dev: {e}"))?;
+    sysfs::mount_setattr_fd(dev.as_fd(), false, sysfs::MOUNT_ATTR_RDONLY, 0, 0)
+        .map_err(|e| anyhow!("make /dev read-only: {e}"))
 }
 
 /// Remount "/" read-only, keeping the per-mount flags it already has.

@@ -9,12 +9,14 @@
 //!
 //! Files: `options` (pure option parsing), `resolve` (fd-based resolution and creation inside a
 //! root), `mountinfo` (parsing /proc/self/mountinfo), `mounts` (one config mount), `cgroupfs`
-//! (cgroup mounts), `idmap` (idmapped bind mounts, prepared by the runtime before the clone),
+//! (cgroup mounts), `detached` (binds the runtime prepares before the clone: idmapped ones,
+//! and every bind of a user-namespaced container), `idmap` (idmapped bind mounts),
 //! `devices` (device nodes, /dev symlinks), `pivot` (root propagation,
 //! pivot_root), `masks` (maskedPaths, readonlyPaths, root.readonly). Raw syscalls live in
 //! `crate::sys::fs`.
 
 mod cgroupfs;
+pub mod detached;
 mod devices;
 pub mod idmap;
 mod masks;
@@ -142,8 +144,9 @@ pub fn enter(rootfs: Rootfs, no_pivot: bool) -> Result<Entered> {
     })
 }
 
-/// After pivot_root: maskedPaths, readonlyPaths, root.readonly, and last the requested
-/// propagation of "/" (an unbindable tree takes no more binds, not even a mask's /dev/null).
+/// After pivot_root: maskedPaths, readonlyPaths, root.readonly, a read-only /dev, and last
+/// the requested propagation of "/" (an unbindable tree takes no more binds, not even a
+/// mask's /dev/null).
 pub fn finalize(spec: &Spec, entered: Entered) -> Result<()> {
     if let Some(linux) = spec.linux() {
         masks::readonly_paths(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
@@ -151,6 +154,13 @@ pub fn finalize(spec: &Spec, entered: Entered) -> Result<()> {
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         masks::readonly_root()?;
+    }
+    let mounts = spec.mounts().as_deref().unwrap_or(&[]);
+    let dev = mounts
+        .iter()
+        .rfind(|m| resolve::clean(m.destination()) == Path::new("dev"));
+    if dev.is_some_and(mounts::is_readonly_dev) {
+        masks::readonly_dev()?;
     }
     if let Some(p) = entered.propagation {
         nix::mount::mount(None::<&str>, "/", None::<&str>, p, None::<&str>)

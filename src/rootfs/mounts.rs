@@ -1,8 +1,9 @@
 //! The `mounts` of config.json, in order: each destination is resolved (and created) inside
 //! the rootfs fd, the filesystem is mounted onto that fd (`/proc/self/fd/N` as target, or
 //! `move_mount` of an `open_tree` clone for binds), then propagation and recursive attributes.
-//! An idmapped bind (`idmap`/`ridmap`) arrives ready-made: its detached clone was flagged and
-//! idmapped by the runtime before the init was cloned (`super::idmap`); here it is only attached.
+//! A bind the runtime prepared before the init was cloned (an idmapped one, or any bind of a
+//! container with a user namespace: `super::detached`) arrives as a detached, flagged clone;
+//! here it is only attached.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -55,8 +56,8 @@ pub fn mount_all(ctx: &Ctx<'_>, mounts: &[Mount]) -> Result<()> {
         let dest = m.destination().display();
         mount_one(ctx, index, m).map_err(|e| anyhow!("mount {dest} ({typ}): {e:#}"))?;
     }
-    // Idmapped trees the runtime prepared and no entry used (none, normally) are closed now.
-    super::idmap::release();
+    // Trees the runtime prepared and no entry used (none, normally) are closed now.
+    super::detached::release();
     Ok(())
 }
 
@@ -97,24 +98,55 @@ fn nix_ctx<T>(r: nix::Result<T>, what: impl FnOnce() -> String) -> Result<T> {
     r.map_err(|e| anyhow!("{}: {}", what(), std::io::Error::from(e)))
 }
 
+/// Whether `m` is a read-only mount at /dev: it is mounted writable, so the devices, /dev/pts,
+/// /dev/shm and /dev/console can go in, and made read-only by `finalize` (as runc does).
+pub(crate) fn is_readonly_dev(m: &Mount) -> bool {
+    resolve::clean(m.destination()) == Path::new("dev")
+        && mount_options(m).flags.contains(MsFlags::MS_RDONLY)
+}
+
 fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
     let typ = m.typ().as_deref().unwrap_or("");
     let rel = resolve::clean(m.destination());
-    let opts = mount_options(m);
-    let bind_of_proc_root = opts.is_bind()
-        && m.source().as_deref().is_some_and(|src| {
-            use std::os::unix::fs::MetadataExt;
-            let on_proc = nix::sys::statfs::statfs(src)
-                .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC);
-            // The root directory of a procfs is inode 1.
-            on_proc && std::fs::metadata(src).is_ok_and(|md| md.ino() == 1)
-        });
+    let mut opts = mount_options(m);
+    if is_readonly_dev(m) {
+        opts.flags.remove(MsFlags::MS_RDONLY);
+    }
+    // The runtime's clone of the source, when it made one (then the source path may not even
+    // be reachable from here: a user namespace's root is not the host's).
+    let prepared = opts
+        .is_bind()
+        .then(|| super::detached::take(index))
+        .flatten();
+    if prepared.is_none() && opts.idmap != options::Idmap::None {
+        bail!("idmapped mount: the runtime did not prepare it");
+    }
+    let bind_of_proc_root = match &prepared {
+        Some(tree) => is_procfs(tree) && fstat(tree).is_ok_and(|st| st.st_ino == 1),
+        None => {
+            opts.is_bind()
+                && m.source().as_deref().is_some_and(|src| {
+                    use std::os::unix::fs::MetadataExt;
+                    let on_proc = nix::sys::statfs::statfs(src)
+                        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC);
+                    // The root directory of a procfs is inode 1.
+                    on_proc && std::fs::metadata(src).is_ok_and(|md| md.ino() == 1)
+                })
+        }
+    };
     check_proc_destination(&rel, typ, bind_of_proc_root)?;
     if typ == "cgroup" && !opts.is_bind() {
         return super::cgroupfs::mount_cgroup(ctx, &rel, &opts);
     }
     let source = m.source().as_deref();
-    let kind = if opts.is_bind() {
+    let kind = if let Some(tree) = &prepared {
+        let st = nix_ctx(fstat(tree), || "fstat the prepared source".into())?;
+        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
+            Kind::Dir
+        } else {
+            Kind::File
+        }
+    } else if opts.is_bind() {
         let src = source.ok_or_else(|| anyhow!("a bind mount needs a source"))?;
         let md = io_ctx(std::fs::metadata(src), || {
             format!("source {}", src.display())
@@ -159,10 +191,8 @@ fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
         return post_mount(&top, &opts);
     }
 
-    let top = if opts.is_bind() && opts.idmap != options::Idmap::None {
-        // Cloned, flagged and idmapped by the runtime before the init was cloned.
-        let tree = super::idmap::take(index)
-            .ok_or_else(|| anyhow!("idmapped mount: the runtime did not prepare it"))?;
+    let top = if let Some(tree) = prepared {
+        // Cloned and flagged (and idmapped) by the runtime before the init was cloned.
         io_ctx(sysfs::move_mount_fd(tree.as_fd(), target.as_fd()), || {
             "move_mount".into()
         })?;

@@ -79,6 +79,47 @@ pub fn prepare_root(
     Ok((root, mounts))
 }
 
+/// `--no-pivot`: the old root stays in the container's mount namespace, out of reach of the
+/// chroot but not of the kernel, which lets a user namespace inside mount a fresh procfs (or
+/// sysfs) as long as one fully visible instance exists anywhere in the namespace - undoing
+/// maskedPaths. So every proc and sysfs mount outside the rootfs is detached (in our mount
+/// namespace only), or covered with an empty tmpfs where the kernel refuses that, as runc does.
+fn hide_outer_proc_and_sys(root: &OwnedFd) -> Result<()> {
+    let rootfs = std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(root)
+    ))
+    .map_err(|e| anyhow!("resolve the rootfs fd: {e}"))?;
+    let mut outer: Vec<_> = mountinfo::read_self()
+        .map_err(|e| anyhow!("read mountinfo: {e}"))?
+        .into_iter()
+        .filter(|m| {
+            (m.fstype == "proc" || m.fstype == "sysfs") && !m.mount_point.starts_with(&rootfs)
+        })
+        .map(|m| m.mount_point)
+        .collect();
+    // Deepest first, so a mount is never detached while one below it is still to do.
+    outer.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    outer.dedup();
+    for p in outer {
+        match umount2(&p, MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::Error::ENOENT) => {}
+            Err(nix::Error::EINVAL | nix::Error::EPERM) => {
+                mount(
+                    Some("tmpfs"),
+                    &p,
+                    Some("tmpfs"),
+                    MsFlags::MS_RDONLY,
+                    None::<&str>,
+                )
+                .map_err(|e| anyhow!("cover {} with a tmpfs: {}", p.display(), io(e)))?;
+            }
+            Err(e) => return Err(anyhow!("unmount {}: {}", p.display(), io(e))),
+        }
+    }
+    Ok(())
+}
+
 /// How the process enters its rootfs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Switch {
@@ -96,6 +137,7 @@ pub fn switch_root(root: &OwnedFd, how: Switch) -> Result<()> {
     if how == Switch::Chroot {
         chroot(".").map_err(|e| anyhow!("chroot: {}", io(e)))?;
     } else if how == Switch::MoveRoot {
+        hide_outer_proc_and_sys(root)?;
         mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
             .map_err(|e| anyhow!("move rootfs onto /: {}", io(e)))?;
         chroot(".").map_err(|e| anyhow!("chroot: {}", io(e)))?;
