@@ -118,6 +118,20 @@ pub fn cgroup_file(pid: &str, controller: &str, file_v1: &str, file_v2: &str) ->
         .map(|s| s.trim().to_string())
 }
 
+/// Which runtime wrote a container's `state.json` (in the root an engine gives the runtime):
+/// runc's has `init_process_pid`, oxirun's `pid_start`. Proof of which runtime really made a
+/// container, beyond what the engine says.
+pub fn state_writer(state_json: &Path) -> Option<&'static str> {
+    let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(state_json).ok()?).ok()?;
+    if v.get("init_process_pid").is_some() {
+        Some("runc")
+    } else if v.get("pid_start").is_some() {
+        Some("oxirun")
+    } else {
+        None
+    }
+}
+
 /// Host paths an engine may create outside the test's dirs. Each is recorded only if it does
 /// not exist when the test starts, and on drop removed: [`Leftovers::dir`] only where empty
 /// (bottom-up, so a dir another process on the machine started using stays),

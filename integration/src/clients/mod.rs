@@ -12,6 +12,9 @@
 //! * [`images`]: the busybox rootfs as a tarball or a docker-archive.
 //! * [`packages`]: installing a client's Debian packages when missing.
 //! * [`crictl`]: crictl built offline from the vendored cri-tools source, cached under target/.
+//! * [`docker`]: a private dockerd with runtimes `runc` and `oxirun` (a [`DockerCli`]).
+//! * [`cri`]: a private containerd with the CRI plugin, handlers `runc` and `oxirun`, pods,
+//!   containers and crictl (and `cni_oxit.sh`, its CNI plugin).
 //!
 //! Adding an engine: a struct holding its private daemon/store, an implementation of
 //! [`DockerCli`] if its command line is Docker's (then `cli::scenarios()` is its table), and
@@ -20,8 +23,10 @@
 pub mod cli;
 pub mod cli_config;
 pub mod cli_lifecycle;
+pub mod cri;
 pub mod crictl;
 pub mod daemon;
+pub mod docker;
 pub mod host;
 pub mod images;
 pub mod matrix;
@@ -32,7 +37,7 @@ pub use cli::DockerCli;
 pub use daemon::Daemon;
 pub use host::{
     cgroup_dir_of, cgroup_file, cgroup_pids, ids_in, net_ifaces, ns_of, remove_tree_with_mounts,
-    rmdir_cgroups, Leftovers,
+    rmdir_cgroups, state_writer, Leftovers,
 };
 pub use images::{docker_archive, docker_archive_with, rootfs_tar};
 pub use matrix::{

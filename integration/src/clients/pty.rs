@@ -10,8 +10,8 @@ use crate::term::{has_line, openpty, read_until, spawn_on_pty, write_all};
 use crate::util::{exit_code, poll};
 
 /// Runs `cmd` on a fresh pty: waits (up to `prompt_timeout`) for a shell prompt (`# `), types
-/// `input`, expects a line `want` and then exit code `code`. Ok = the whole transcript
-/// (`\r` removed), for further checks.
+/// `input`, expects a line `want` and then exit code `code`. Ok = the whole transcript, up to
+/// the client's last output (`\r` removed), for further checks.
 pub fn pty_session(
     cmd: &mut Command,
     prompt_timeout: Duration,
@@ -34,6 +34,8 @@ pub fn pty_session(
         let _ = child.kill(); // our own child
         let _ = child.wait();
     }
+    // What the client printed on its way out (e.g. the remote exit code), up to EOF.
+    read_until(m, &mut acc, Duration::from_millis(500), |_| false);
     let text = crate::term::clean(&acc);
     check(prompt && seen, || {
         format!("{what}: no prompt / {want:?}: {text:?}")
