@@ -270,32 +270,26 @@ fn zeros_are_unset_and_pass() {
     no_blkio.dirs.retain(|(c, _)| c != "blkio");
     no_blkio.validate_resources(&res(zeros)).unwrap();
     // The same fields with a value are still checked.
-    let cg = f.v1();
-    refused(
-        &cg,
-        r#"{"blockIO":{"weight":500}}"#,
-        "linux.resources.blockIO.weight",
-    );
-    refused(
-        &cg,
-        r#"{"blockIO":{"leafWeight":500}}"#,
-        "linux.resources.blockIO.leafWeight",
-    );
-    refused(
-        &cg,
-        r#"{"blockIO":{"weightDevice":[{"major":4095,"minor":4095,"weight":500}]}}"#,
-        "linux.resources.blockIO.weightDevice",
-    );
-    refused(
-        &f.v2(),
-        r#"{"network":{"classID":1}}"#,
-        "linux.resources.network.classID",
-    );
-    refused(
-        &cg,
-        r#"{"cpu":{"realtimePeriod":1000000}}"#,
-        "linux.resources.cpu.realtimePeriod",
-    );
+    for (cg, json, field) in [
+        (
+            f.v1(),
+            r#"{"blockIO":{"leafWeight":500}}"#,
+            "blockIO.leafWeight",
+        ),
+        (
+            f.v1(),
+            r#"{"blockIO":{"weightDevice":[{"major":4095,"minor":4095,"weight":500}]}}"#,
+            "blockIO.weightDevice",
+        ),
+        (f.v2(), r#"{"network":{"classID":1}}"#, "network.classID"),
+        (
+            f.v1(),
+            r#"{"cpu":{"realtimePeriod":1000000}}"#,
+            "cpu.realtimePeriod",
+        ),
+    ] {
+        refused(&cg, json, &format!("linux.resources.{field}"));
+    }
 }
 
 /// The resources of the config.json files dockerd 20.10 wrote (`docker run` without and with
