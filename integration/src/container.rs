@@ -38,6 +38,8 @@ pub struct Container {
     /// Set once the init was reaped (by a test or by `wait_exit`).
     pub reaped: bool,
     raw_config: bool,
+    /// The runtime binary every command runs (oxirun unless [`Container::runtime`] says so).
+    bin: PathBuf,
     /// Output files holding the detached container's stdio.
     stdio: Option<OutFiles>,
     /// Dropped last (fields drop after `Drop::drop`).
@@ -78,6 +80,7 @@ impl Container {
             pid: None,
             reaped: false,
             raw_config: false,
+            bin: oxirun_bin().to_path_buf(),
             stdio: None,
             dir,
         };
@@ -86,6 +89,13 @@ impl Container {
             .set("/root/readonly", json!(false))
             .set("/linux/cgroupsPath", json!(cg));
         c
+    }
+
+    /// Runs every later command (and the cleanup) with `bin` instead of oxirun, e.g. runc
+    /// for a side-by-side check of the same config.
+    pub fn runtime(&mut self, bin: &Path) -> &mut Self {
+        self.bin = bin.to_path_buf();
+        self
     }
 
     // ---- config builders -------------------------------------------------------------
@@ -235,7 +245,7 @@ impl Container {
 
     /// A runtime command `oxirun --root <root> <args>` (cwd = the temp dir).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(oxirun_bin());
+        let mut cmd = Command::new(&self.bin);
         cmd.arg("--root")
             .arg(&self.root)
             .args(args)

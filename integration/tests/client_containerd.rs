@@ -9,32 +9,28 @@
 //! `task kill -s` ending a foreground `ctr run` with the trap's exit code; `run -t` and
 //! `task exec -t` through a pty. containerd is stopped at the end (only the pid we started).
 
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::process::{Child, Command};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Command;
 use std::time::Duration;
 
-use oxirun_integration::clients::{self, check, expect_code, Res, Rt};
-use oxirun_integration::term::{has_line, openpty, read_until, spawn_on_pty, write_all};
+use oxirun_integration::clients::cli::seq;
+use oxirun_integration::clients::{
+    self, check, defer, expect_code, pty_session, wait_for, Daemon, Leftovers, Res, Rt,
+};
 use oxirun_integration::util::{exit_code, poll, OutFiles};
 use oxirun_integration::{Out, TestDir};
 
 const IMG: &str = "localhost/oxirun-it-busybox:latest";
 const T: Duration = Duration::from_secs(60);
 
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-
 struct Containerd {
     dir: TestDir,
     sock: PathBuf,
-    daemon: Option<Child>,
+    daemon: Daemon,
     snapshotter: std::cell::RefCell<String>,
     ids: std::cell::RefCell<Vec<String>>,
-    /// `/run/containerd` (shim sockets) did not exist before: remove its empty dirs at the end.
-    own_run_dir: bool,
-    /// The `default` cgroup (namespace parent) did not exist before.
-    own_cgroup_parent: bool,
+    /// `/run/containerd` (shim sockets) and the `default` cgroup (the namespace's parent).
+    leftovers: Leftovers,
 }
 
 impl Containerd {
@@ -52,12 +48,7 @@ impl Containerd {
     }
 
     fn id(&self, rt: &Rt, short: &str) -> String {
-        let id = format!(
-            "it-{short}-{}-{}-{}",
-            rt.name,
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
+        let id = format!("it-{short}-{}-{}-{}", rt.name, std::process::id(), seq());
         self.ids.borrow_mut().push(id.clone());
         id
     }
@@ -101,12 +92,11 @@ impl Containerd {
     }
 
     fn wait_status(&self, id: &str, status: &str) -> Res {
-        let seen = poll(Duration::from_secs(15), || {
-            self.task(id).filter(|(_, s)| s == status)
-        });
-        check(seen.is_some(), || {
-            format!("task {id} never reached {status}: {:?}", self.task(id))
-        })
+        wait_for(
+            Duration::from_secs(15),
+            || self.task(id).is_some_and(|(_, s)| s == status),
+            || format!("task {id} never reached {status}: {:?}", self.task(id)),
+        )
     }
 
     fn remove(&self, id: &str) {
@@ -130,38 +120,16 @@ impl Containerd {
 
 impl Drop for Containerd {
     fn drop(&mut self) {
-        if self.daemon.is_some() {
-            let ids = self.ids.borrow().clone();
-            for id in &ids {
-                self.remove(id);
-            }
-            let _ = self.ctr(&["images", "rm", IMG]);
+        let ids = self.ids.borrow().clone();
+        for id in &ids {
+            self.remove(id);
         }
-        if let Some(mut d) = self.daemon.take() {
-            // SAFETY: kill(2) on the containerd we spawned (our unreaped child).
-            unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
-            if poll(Duration::from_secs(10), || d.try_wait().ok().flatten()).is_none() {
-                let _ = d.kill();
-                let _ = d.wait();
-            }
-        }
-        for id in self.ids.borrow().iter() {
+        let _ = self.ctr(&["images", "rm", IMG]);
+        self.daemon.stop();
+        for id in &ids {
             clients::rmdir_cgroups(&format!("default/{id}"));
         }
-        if self.own_cgroup_parent {
-            clients::rmdir_cgroups("default");
-        }
-        if self.own_run_dir {
-            for d in [
-                "/run/containerd/s",
-                "/run/containerd/fifo",
-                "/run/containerd/runc/default",
-                "/run/containerd/runc",
-                "/run/containerd",
-            ] {
-                let _ = std::fs::remove_dir(d); // only if empty
-            }
-        }
+        self.leftovers.clean();
     }
 }
 
@@ -187,31 +155,21 @@ fn setup() -> Result<Containerd, String> {
         ),
     )
     .unwrap();
-    let own_run_dir = !std::path::Path::new("/run/containerd").exists();
-    let own_cgroup_parent = oxirun_integration::checks::cgroup_dirs("default").is_empty();
-    let log = OutFiles::new(&dir.path, "containerd");
+    let mut leftovers = Leftovers::default();
+    leftovers.dir("/run/containerd").cgroup("default");
     let mut cmd = Command::new("containerd");
     cmd.arg("--config").arg(&cfg);
-    log.attach(&mut cmd);
-    let daemon = cmd.spawn().map_err(|e| format!("spawn containerd: {e}"))?;
+    let daemon = Daemon::spawn("containerd", cmd, &dir.path)?;
     let c = Containerd {
         dir,
         sock,
-        daemon: Some(daemon),
+        daemon,
         snapshotter: std::cell::RefCell::new("overlayfs".into()),
         ids: Default::default(),
-        own_run_dir,
-        own_cgroup_parent,
+        leftovers,
     };
-    let up = poll(Duration::from_secs(20), || {
-        c.ctr(&["version"]).success().then_some(())
-    });
-    if up.is_none() {
-        return Err(format!(
-            "containerd did not come up: {}",
-            std::fs::read_to_string(&log.stderr).unwrap_or_default()
-        ));
-    }
+    c.daemon
+        .wait_ready(Duration::from_secs(20), || c.ctr(&["version"]).success())?;
     let archive = c.dir.join("busybox-docker.tar");
     clients::docker_archive(&c.dir.path, IMG, &archive);
     let mut errors = Vec::new();
@@ -260,7 +218,8 @@ fn s_run_rm_exit_code(c: &Containerd, rt: &Rt) -> Res {
 
 fn s_detached_task_ops(c: &Containerd, rt: &Rt) -> Res {
     let id = c.id(rt, "task");
-    let r = (|| {
+    let _rm = defer(|| c.remove(&id));
+    {
         let out = c.run(
             rt,
             &["-d"],
@@ -313,9 +272,7 @@ fn s_detached_task_ops(c: &Containerd, rt: &Rt) -> Res {
         expect_code(&out, 0, "ctr task rm")?;
         let out = c.ctr(&["containers", "rm", &id]);
         expect_code(&out, 0, "ctr containers rm")
-    })();
-    c.remove(&id);
-    r
+    }
 }
 
 fn has_line_starting(text: &str, word: &str) -> bool {
@@ -325,6 +282,7 @@ fn has_line_starting(text: &str, word: &str) -> bool {
 
 fn s_kill_signal_ends_foreground_run(c: &Containerd, rt: &Rt) -> Res {
     let id = c.id(rt, "sig");
+    let _rm = defer(|| c.remove(&id));
     let a = c.run_args(
         rt,
         &["--rm"],
@@ -338,128 +296,87 @@ fn s_kill_signal_ends_foreground_run(c: &Containerd, rt: &Rt) -> Res {
     let files = OutFiles::new(&c.dir.path, "ctr-run-fg");
     let mut cmd = c.ctr_cmd(&a.iter().map(String::as_str).collect::<Vec<_>>());
     files.attach(&mut cmd);
-    let mut child = cmd.spawn().map_err(|e| format!("spawn ctr: {e}"))?;
-    let r = (|| {
-        c.wait_status(&id, "RUNNING")?;
-        std::thread::sleep(Duration::from_millis(300)); // let sh install its trap
-        expect_code(
-            &c.ctr(&["task", "kill", "-s", "SIGUSR1", &id]),
-            0,
-            "ctr task kill -s USR1",
-        )?;
-        let code = poll(Duration::from_secs(20), || child.try_wait().ok().flatten()).map(exit_code);
-        check(code == Some(7), || {
-            format!(
-                "foreground ctr run after USR1: exit {code:?}: {:#?}",
-                files.read(-1)
-            )
-        })
-    })();
-    if child.try_wait().ok().flatten().is_none() {
-        let _ = child.kill(); // our own child
-        let _ = child.wait();
-    }
-    c.remove(&id);
-    r
+    let child = std::cell::RefCell::new(cmd.spawn().map_err(|e| format!("spawn ctr: {e}"))?);
+    let _kill = defer(|| {
+        let mut child = child.borrow_mut();
+        if child.try_wait().ok().flatten().is_none() {
+            let _ = child.kill(); // our own child
+            let _ = child.wait();
+        }
+    });
+    c.wait_status(&id, "RUNNING")?;
+    std::thread::sleep(Duration::from_millis(300)); // let sh install its trap
+    expect_code(
+        &c.ctr(&["task", "kill", "-s", "SIGUSR1", &id]),
+        0,
+        "ctr task kill -s USR1",
+    )?;
+    let code = poll(Duration::from_secs(20), || {
+        child.borrow_mut().try_wait().ok().flatten()
+    })
+    .map(exit_code);
+    check(code == Some(7), || {
+        format!(
+            "foreground ctr run after USR1: exit {code:?}: {:#?}",
+            files.read(-1)
+        )
+    })
 }
 
-/// Runs `args` (a ctr command) under a fresh pty; waits for a shell prompt, types `input`,
-/// expects a line `want` and exit code `code`.
-fn pty_session(c: &Containerd, args: &[&str], input: &str, want: &str, code: i32) -> Res {
-    let pty = openpty(24, 80);
-    let mut child = spawn_on_pty(&mut c.ctr_cmd(args), &pty).map_err(|e| format!("spawn: {e}"))?;
-    let m = pty.master.as_raw_fd();
-    let mut acc = Vec::new();
-    let prompt = read_until(m, &mut acc, T, |s| s.contains("# "));
-    if prompt {
-        write_all(m, input.as_bytes());
-    }
-    let seen = prompt && read_until(m, &mut acc, Duration::from_secs(20), |s| has_line(s, want));
-    let got = poll(Duration::from_secs(20), || child.try_wait().ok().flatten()).map(exit_code);
-    if got.is_none() {
-        let _ = child.kill(); // our own child
-        let _ = child.wait();
-    }
-    let text = String::from_utf8_lossy(&acc).into_owned();
-    check(prompt && seen, || {
-        format!("ctr {args:?}: no prompt / {want:?}: {text:?}")
-    })?;
-    check(got == Some(code), || {
-        format!("ctr {args:?}: exit {got:?}, want {code}: {text:?}")
+/// `args` (a ctr command) under a pty: a shell prompt, `input` typed, a line `want`, exit
+/// `code`, and a pty inside (`input` runs `tty`).
+fn tty_session(c: &Containerd, args: &[&str], input: &str, want: &str, code: i32) -> Res {
+    let text = pty_session(&mut c.ctr_cmd(args), T, input, want, code)?;
+    check(text.contains("/dev/pts/"), || {
+        format!("ctr {args:?}: no pty inside: {text:?}")
     })
 }
 
 fn s_tty(c: &Containerd, rt: &Rt) -> Res {
     let id = c.id(rt, "tty");
+    let _rm = defer(|| c.remove(&id));
     let a = c.run_args(rt, &["-t", "--rm"], &id, &["sh"]);
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
-    let r = pty_session(c, &a, "tty; echo hi; exit 5\n", "hi", 5);
-    c.remove(&id);
-    r
+    tty_session(c, &a, "tty; echo hi; exit 5\n", "hi", 5)
 }
 
 fn s_exec_tty(c: &Containerd, rt: &Rt) -> Res {
     let id = c.id(rt, "exectty");
-    let r = (|| {
-        let out = c.run(rt, &["-d"], &id, &["sleep", "1000"]);
-        expect_code(&out, 0, "ctr run -d")?;
-        c.wait_status(&id, "RUNNING")?;
-        pty_session(
-            c,
-            &["task", "exec", "-t", "--exec-id", "t1", &id, "sh"],
-            "echo viaexec; exit 9\n",
-            "viaexec",
-            9,
-        )
-    })();
-    c.remove(&id);
-    r
+    let _rm = defer(|| c.remove(&id));
+    let out = c.run(rt, &["-d"], &id, &["sleep", "1000"]);
+    expect_code(&out, 0, "ctr run -d")?;
+    c.wait_status(&id, "RUNNING")?;
+    tty_session(
+        c,
+        &["task", "exec", "-t", "--exec-id", "t1", &id, "sh"],
+        "tty; echo viaexec; exit 9\n",
+        "viaexec",
+        9,
+    )
 }
 
 fn s_memory_limit(c: &Containerd, rt: &Rt) -> Res {
     let id = c.id(rt, "mem");
-    let r = (|| {
-        let out = c.run(
-            rt,
-            &["-d", "--memory-limit", "67108864"],
-            &id,
-            &["sleep", "1000"],
-        );
-        expect_code(&out, 0, "ctr run -d --memory-limit 67108864")?;
-        c.wait_status(&id, "RUNNING")?;
-        let pid = c.task(&id).map(|t| t.0).unwrap_or(0);
+    let _rm = defer(|| c.remove(&id));
+    let out = c.run(
+        rt,
+        &["-d", "--memory-limit", "67108864"],
+        &id,
+        &["sleep", "1000"],
+    );
+    expect_code(&out, 0, "ctr run -d --memory-limit 67108864")?;
+    c.wait_status(&id, "RUNNING")?;
+    let pid = c.task(&id).map(|t| t.0).unwrap_or(0).to_string();
+    let mem = clients::cgroup_file(&pid, "memory", "memory.limit_in_bytes", "memory.max");
+    check(mem.as_deref() == Some("67108864"), || {
         let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-        let mem = cg.lines().find_map(|l| {
-            let mut it = l.splitn(3, ':');
-            let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
-            let f = if ctrls.split(',').any(|x| x == "memory") {
-                format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes")
-            } else if ctrls.is_empty() && l.starts_with("0::") {
-                format!("/sys/fs/cgroup{path}/memory.max")
-            } else {
-                return None;
-            };
-            std::fs::read_to_string(f)
-                .ok()
-                .map(|s| s.trim().to_string())
-        });
-        check(mem.as_deref() == Some("67108864"), || {
-            format!("memory limit of {pid}: {mem:?} ({cg})")
-        })
-    })();
-    c.remove(&id);
-    r
+        format!("memory limit of {pid}: {mem:?} ({cg})")
+    })
 }
 
 #[test]
 fn containerd_with_oxirun() {
-    let c = match setup() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("SKIP containerd_with_oxirun: containerd unusable here: {e}");
-            return;
-        }
-    };
+    let c = setup().unwrap_or_else(|e| panic!("containerd unusable here: {e}"));
     type S = fn(&Containerd, &Rt) -> Res;
     let scenarios: &[(&str, S)] = &[
         ("run --rm exit code", s_run_rm_exit_code),

@@ -6,24 +6,22 @@
 //! runtime is uid 0 but not real root: runc then keeps its state under
 //! `$XDG_RUNTIME_DIR/runc` and runs without a cgroup it cannot create; oxirun must do the same.
 //!
-//! Scenarios (runc first; one runc fails here is skipped for both with the reason printed):
+//! Scenarios (runc first, then oxirun, same checks):
 //! `run --rm busybox id` (uid 0 inside, mapped to the user outside), and `run -d` + `exec` +
 //! `stop` + `rm` (the container's init runs as the user's uid on the host).
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use oxirun_integration::clients::{self, check, expect_code, Res, Rt};
+use oxirun_integration::clients::cli::seq;
+use oxirun_integration::clients::{self, check, defer, expect_code, Res, Rt};
 use oxirun_integration::{Out, TestDir};
 
 const USER: &str = "oxirun-pr";
 const IMG: &str = "localhost/oxirun-it-busybox:latest";
 const T: Duration = Duration::from_secs(90);
-
-static SEQ: AtomicUsize = AtomicUsize::new(0);
 
 struct Rootless {
     uid: u32,
@@ -161,12 +159,7 @@ impl Rootless {
     }
 
     fn name(&self, rt: &Rt, short: &str) -> String {
-        format!(
-            "it-{short}-{}-{}-{}",
-            rt.name,
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        )
+        format!("it-{short}-{}-{}-{}", rt.name, std::process::id(), seq())
     }
 }
 
@@ -255,86 +248,79 @@ fn s_run_rm_id(r: &Rootless, rt: &Rt) -> Res {
 
 fn s_detached_exec_stop_rm(r: &Rootless, rt: &Rt) -> Res {
     let n = r.name(rt, "rl");
-    let res = (|| {
-        let out = r.pm(
-            Some(rt),
-            &[
-                "run",
-                "-d",
-                "--name",
-                &n,
-                "--network",
-                "none",
-                IMG,
-                "sh",
-                "-c",
-                "trap 'exit 0' TERM; while :; do sleep 0.1; done",
-            ],
-        );
-        expect_code(&out, 0, "podman run -d busybox sh -c <loop>")?;
-        let pid = r.pm(Some(rt), &["inspect", "-f", "{{.State.Pid}}", &n]);
-        let pid: i32 = pid.stdout.trim().parse().unwrap_or(0);
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let host_uid = status
-            .lines()
-            .find(|l| l.starts_with("Uid:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .unwrap_or("")
-            .to_string();
-        check(host_uid == r.uid.to_string(), || {
-            format!(
-                "the container init (host pid {pid}) should run as uid {} on the host, got {host_uid:?}",
-                r.uid
-            )
-        })?;
-        let out = r.pm(
-            Some(rt),
-            &["exec", &n, "sh", "-c", "id -u; echo in-exec; exit 3"],
-        );
-        expect_code(&out, 3, "podman exec N sh -c 'id -u; echo in-exec; exit 3'")?;
-        check(out.stdout == "0\nin-exec\n", || {
-            format!("exec stdout: expected \"0\\nin-exec\\n\", got {out:#?}")
-        })?;
-        let out = r.pm(Some(rt), &["exec", "--user", "1000", &n, "id", "-u"]);
-        expect_code(&out, 0, "podman exec --user 1000 N id -u")?;
-        check(out.stdout.trim() == "1000", || {
-            format!("exec --user: {out:#?}")
-        })?;
-        expect_code(
-            &r.pm(Some(rt), &["stop", "-t", "10", &n]),
-            0,
-            "podman stop -t 10 N",
-        )?;
-        let st = r.pm(
-            Some(rt),
-            &["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", &n],
-        );
-        check(st.stdout.trim() == "exited 0", || {
-            format!("after stop (TERM trapped, exit 0): expected \"exited 0\", got {st:#?}")
-        })?;
-        expect_code(&r.pm(Some(rt), &["rm", &n]), 0, "podman rm N")?;
-        let gone = r.pm(Some(rt), &["container", "exists", &n]);
-        check(gone.code == 1, || {
-            format!("container still exists after rm: {gone:#?}")
-        })?;
-        check(
-            !Path::new(&format!("/proc/{pid}")).exists() || pid == 0,
-            || format!("the container init {pid} is still alive after stop + rm"),
+    let _rm = defer(|| {
+        let _ = r.pm(Some(rt), &["rm", "-f", "-t", "0", &n]);
+    });
+    let out = r.pm(
+        Some(rt),
+        &[
+            "run",
+            "-d",
+            "--name",
+            &n,
+            "--network",
+            "none",
+            IMG,
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; while :; do sleep 0.1; done",
+        ],
+    );
+    expect_code(&out, 0, "podman run -d busybox sh -c <loop>")?;
+    let pid = r.pm(Some(rt), &["inspect", "-f", "{{.State.Pid}}", &n]);
+    let pid: i32 = pid.stdout.trim().parse().unwrap_or(0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let host_uid = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("")
+        .to_string();
+    check(host_uid == r.uid.to_string(), || {
+        format!(
+            "the container init (host pid {pid}) should run as uid {} on the host, got {host_uid:?}",
+            r.uid
         )
-    })();
-    let _ = r.pm(Some(rt), &["rm", "-f", "-t", "0", &n]);
-    res
+    })?;
+    let out = r.pm(
+        Some(rt),
+        &["exec", &n, "sh", "-c", "id -u; echo in-exec; exit 3"],
+    );
+    expect_code(&out, 3, "podman exec N sh -c 'id -u; echo in-exec; exit 3'")?;
+    check(out.stdout == "0\nin-exec\n", || {
+        format!("exec stdout: expected \"0\\nin-exec\\n\", got {out:#?}")
+    })?;
+    let out = r.pm(Some(rt), &["exec", "--user", "1000", &n, "id", "-u"]);
+    expect_code(&out, 0, "podman exec --user 1000 N id -u")?;
+    check(out.stdout.trim() == "1000", || {
+        format!("exec --user: {out:#?}")
+    })?;
+    expect_code(
+        &r.pm(Some(rt), &["stop", "-t", "10", &n]),
+        0,
+        "podman stop -t 10 N",
+    )?;
+    let st = r.pm(
+        Some(rt),
+        &["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", &n],
+    );
+    check(st.stdout.trim() == "exited 0", || {
+        format!("after stop (TERM trapped, exit 0): expected \"exited 0\", got {st:#?}")
+    })?;
+    expect_code(&r.pm(Some(rt), &["rm", &n]), 0, "podman rm N")?;
+    let gone = r.pm(Some(rt), &["container", "exists", &n]);
+    check(gone.code == 1, || {
+        format!("container still exists after rm: {gone:#?}")
+    })?;
+    check(
+        !Path::new(&format!("/proc/{pid}")).exists() || pid == 0,
+        || format!("the container init {pid} is still alive after stop + rm"),
+    )
 }
 
 #[test]
 fn rootless_podman_with_oxirun() {
-    let r = match setup() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("SKIP rootless_podman_with_oxirun: rootless podman unusable here: {e}");
-            return;
-        }
-    };
+    let r = setup().unwrap_or_else(|e| panic!("rootless podman unusable here: {e}"));
     type S = fn(&Rootless, &Rt) -> Res;
     let scenarios: &[(&str, S)] = &[
         ("run --rm id (mapped root)", s_run_rm_id),

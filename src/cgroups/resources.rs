@@ -22,6 +22,7 @@
 //! | `misc` | network (net_cls/net_prio, v1 only), rdma, `unified` (v2 only) |
 //! | `devices` | rule checks, runc's default allowed devices, v1 devices.deny/allow |
 //! | `devices_bpf` | v2: the device rules as a BPF_PROG_TYPE_CGROUP_DEVICE program |
+//! | `unset` | runc's zero-means-unset reading, applied once before every check and write |
 
 mod blkio;
 pub mod convert;
@@ -34,6 +35,7 @@ mod hugetlb;
 mod memory;
 mod misc;
 mod pids;
+pub mod unset;
 #[cfg(test)]
 mod validate_tests;
 
@@ -143,20 +145,21 @@ pub(crate) use field_err;
 impl Cgroup {
     /// Check resources against the host before anything is created.
     pub fn validate_resources(&self, r: &LinuxResources) -> Result<()> {
-        validate(&Target::new(self, false), r, true)
+        validate(&Target::new(self, false), &unset::effective(r), true)
     }
 
     /// Write every limit of `resources` into the cgroup (create; `update` for live changes).
     pub fn apply(&self, r: &LinuxResources) -> Result<()> {
-        apply(&Target::new(self, false), r, true)
+        apply(&Target::new(self, false), &unset::effective(r), true)
     }
 
     /// A live update (`oxirun update`): validate then apply `r` (only the fields it sets),
     /// leaving the device rules alone as runc does.
     pub fn update_resources(&self, r: &LinuxResources) -> Result<()> {
         let t = Target::new(self, true);
-        validate(&t, r, false)?;
-        apply(&t, r, false)
+        let r = unset::effective(r);
+        validate(&t, &r, false)?;
+        apply(&t, &r, false)
     }
 }
 

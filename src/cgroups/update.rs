@@ -5,6 +5,10 @@
 //! values travel together the missing half comes from the saved set: the CFS quota/period
 //! (v2 writes both in one `cpu.max`, so changing only the period keeps the quota) and the
 //! memory limit a new swap value is relative to.
+//!
+//! Zeros are read as runc reads them (`resources::unset`): dockerd's update JSON carries a 0
+//! for every limit the user left alone, and such a 0 neither reaches the cgroup nor replaces
+//! the saved value.
 
 use std::path::Path;
 
@@ -12,6 +16,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 use serde_json::Value;
 
+use super::resources::unset;
 use crate::container::{self, Status};
 use crate::state::StateDir;
 
@@ -69,6 +74,18 @@ pub fn live_set(new: &LinuxResources, merged: &LinuxResources) -> LinuxResources
     live
 }
 
+/// What an update does with the saved resources and the new ones, zeros read as unset:
+/// (the set to save, the set to write now).
+pub fn plan(
+    saved: &LinuxResources,
+    new: &LinuxResources,
+) -> Result<(LinuxResources, LinuxResources)> {
+    let (saved, new) = (unset::effective(saved), unset::effective(new));
+    let merged = merge(&saved, &new)?;
+    let live = live_set(&new, &merged);
+    Ok((merged, live))
+}
+
 /// Update a live container's resources and record them.
 pub fn update(root: &Path, id: &str, new: &LinuxResources) -> Result<()> {
     let sdir = StateDir::open(root, id)?;
@@ -82,8 +99,7 @@ pub fn update(root: &Path, id: &str, new: &LinuxResources) -> Result<()> {
         .as_ref()
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
-    let merged = merge(&saved, new)?;
-    let live = live_set(new, &merged);
+    let (merged, live) = plan(&saved, new)?;
     st.cgroup.update_resources(&live)?;
     let mut linux = st.config.linux().clone().unwrap_or_default();
     linux.set_resources(Some(merged));
@@ -123,5 +139,70 @@ mod tests {
         let mem = live.memory().as_ref().unwrap();
         assert_eq!((mem.limit(), mem.swap()), (Some(150), None));
         assert!(live.pids().is_none());
+    }
+
+    fn fixture(name: &str) -> LinuxResources {
+        let text = match name {
+            "run-limits" => {
+                include_str!("../../integration/fixtures/docker/run-limits.config.json")
+            }
+            "update-limits" => include_str!("../../integration/fixtures/docker/update-limits.json"),
+            "update-cpu-shares" => {
+                include_str!("../../integration/fixtures/docker/update-cpu-shares.json")
+            }
+            "update-restart-policy" => {
+                include_str!("../../integration/fixtures/docker/update-restart-policy.json")
+            }
+            _ => unreachable!("no fixture {name}"),
+        };
+        let v: Value = serde_json::from_str(text).unwrap();
+        let r = v.pointer("/linux/resources").cloned().unwrap_or(v);
+        serde_json::from_value(r).unwrap()
+    }
+
+    #[test]
+    fn dockerd_update_zeros_neither_write_nor_replace() {
+        let saved = fixture("run-limits");
+        // `docker update --cpu-shares 256`: only the shares change.
+        let (merged, live) = plan(&saved, &fixture("update-cpu-shares")).unwrap();
+        let cpu = live.cpu().as_ref().unwrap();
+        assert_eq!(cpu.shares(), Some(256));
+        assert_eq!((cpu.quota(), cpu.period()), (None, None));
+        assert!(live.memory().as_ref().unwrap().limit().is_none());
+        assert!(live.block_io().as_ref().unwrap().weight().is_none());
+        let mem = merged.memory().as_ref().unwrap();
+        assert_eq!((mem.limit(), mem.swap()), (Some(67108864), Some(134217728)));
+        assert_eq!(mem.reservation(), Some(33554432));
+        let cpu = merged.cpu().as_ref().unwrap();
+        assert_eq!((cpu.shares(), cpu.quota()), (Some(256), Some(50000)));
+        assert_eq!(merged.pids().unwrap().limit(), 50);
+
+        // `docker update --restart ...` sends zeros only: nothing to write, nothing changes.
+        let (merged, live) = plan(&saved, &fixture("update-restart-policy")).unwrap();
+        assert_eq!(
+            serde_json::to_value(&live).unwrap(),
+            serde_json::json!({"memory": {}, "cpu": {}, "blockIO": {}})
+        );
+        assert_eq!(merged, unset::effective(&saved));
+
+        // `docker update --memory 96m --memory-swap 192m --cpus 0.25 --pids-limit 40`.
+        let (merged, live) = plan(&saved, &fixture("update-limits")).unwrap();
+        let mem = live.memory().as_ref().unwrap();
+        assert_eq!(
+            (mem.limit(), mem.swap()),
+            (Some(100663296), Some(201326592))
+        );
+        assert_eq!((mem.reservation(), mem.kernel()), (None, None));
+        let cpu = live.cpu().as_ref().unwrap();
+        assert_eq!(
+            (cpu.shares(), cpu.quota(), cpu.period()),
+            (None, Some(25000), Some(100000))
+        );
+        assert_eq!(live.pids().unwrap().limit(), 40);
+        assert_eq!(merged.cpu().as_ref().unwrap().shares(), Some(512));
+        assert_eq!(
+            merged.memory().as_ref().unwrap().reservation(),
+            Some(33554432)
+        );
     }
 }

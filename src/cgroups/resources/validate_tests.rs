@@ -248,3 +248,64 @@ fn v2_only_rules() {
     ))
     .unwrap();
 }
+
+/// runc reads these zeros as "not set": they pass where the value itself could not be
+/// checked or written (no blkio weight file, no blkio/io controller, no net_cls, no such
+/// block device, no realtime files).
+#[test]
+fn zeros_are_unset_and_pass() {
+    let f = fake("zeros");
+    let zeros = r#"{"memory":{"limit":0,"reservation":0,"swap":0,"kernel":0,"kernelTCP":0,
+                              "disableOOMKiller":false,"swappiness":18446744073709551615},
+                    "cpu":{"shares":0,"quota":0,"period":0,"realtimeRuntime":0,
+                           "realtimePeriod":0,"cpus":"","mems":""},
+                    "pids":{"limit":0},
+                    "blockIO":{"weight":0,"leafWeight":0,
+                               "weightDevice":[{"major":4095,"minor":4095,"weight":0,"leafWeight":0}]},
+                    "network":{"classID":0}}"#;
+    f.v1().validate_resources(&res(zeros)).unwrap();
+    f.v2().validate_resources(&res(zeros)).unwrap();
+    // Without any blkio/io controller either.
+    let mut no_blkio = f.v1();
+    no_blkio.dirs.retain(|(c, _)| c != "blkio");
+    no_blkio.validate_resources(&res(zeros)).unwrap();
+    // The same fields with a value are still checked.
+    for (cg, json, field) in [
+        (
+            f.v1(),
+            r#"{"blockIO":{"leafWeight":500}}"#,
+            "blockIO.leafWeight",
+        ),
+        (
+            f.v1(),
+            r#"{"blockIO":{"weightDevice":[{"major":4095,"minor":4095,"weight":500}]}}"#,
+            "blockIO.weightDevice",
+        ),
+        (f.v2(), r#"{"network":{"classID":1}}"#, "network.classID"),
+        (
+            f.v1(),
+            r#"{"cpu":{"realtimePeriod":1000000}}"#,
+            "cpu.realtimePeriod",
+        ),
+    ] {
+        refused(&cg, json, &format!("linux.resources.{field}"));
+    }
+}
+
+/// The resources of the config.json files dockerd 20.10 wrote (`docker run` without and with
+/// --memory/--memory-swap/--memory-reservation/--cpus/--cpu-shares/--pids-limit/--cpuset-cpus)
+/// pass on v1 and v2.
+#[test]
+fn dockerd_configs_pass() {
+    let f = fake("dockerd");
+    for text in [
+        include_str!("../../../integration/fixtures/docker/run-default.config.json"),
+        include_str!("../../../integration/fixtures/docker/run-limits.config.json"),
+    ] {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        let r: LinuxResources =
+            serde_json::from_value(v.pointer("/linux/resources").unwrap().clone()).unwrap();
+        f.v1().validate_resources(&r).unwrap();
+        f.v2().validate_resources(&r).unwrap();
+    }
+}
