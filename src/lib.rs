@@ -15,6 +15,7 @@ pub mod launch;
 pub mod logging;
 pub mod namespaces;
 pub mod process;
+pub mod procfs;
 pub mod rootfs;
 pub mod spec_template;
 pub mod state;

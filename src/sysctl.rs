@@ -1,14 +1,12 @@
 //! `linux.sysctl`: checked against the container's namespaces before anything is created,
-//! and written through a procfs instance of our own (a detached `fsmount`), so no mount in
-//! the container's config can redirect the write to another file (CVE-2025-52881).
+//! and written through a procfs instance of our own (`crate::procfs`), so no mount in the
+//! container's config can redirect the write to another file (CVE-2025-52881).
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Result};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-
-use crate::sys::fs as sysfs;
 
 /// Which namespace makes a sysctl private to the container (None: a global sysctl).
 fn namespace_of(key: &str) -> Option<LinuxNamespaceType> {
@@ -60,22 +58,23 @@ pub fn validate(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// Write every sysctl; called in the init once it is in the container's namespaces.
-pub fn apply(spec: &Spec) -> Result<()> {
+/// Write every sysctl through `proc` (see `crate::procfs`); called in the init once it is
+/// in the container's namespaces.
+pub fn apply(spec: &Spec, proc: Option<&std::os::fd::OwnedFd>) -> Result<()> {
     let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
         return Ok(());
     };
     if sysctl.is_empty() {
         return Ok(());
     }
-    let proc = sysfs::fsmount_new("proc", &[], 0)
-        .map_err(|e| anyhow!("linux.sysctl: private procfs: {e}"))?;
+    let proc = proc.ok_or_else(|| anyhow!("linux.sysctl: no private procfs"))?;
     // A sorted order makes the writes deterministic.
     let mut keys: Vec<(&String, &String)> = sysctl.iter().collect();
     keys.sort();
     for (key, value) in keys {
         let rel: PathBuf = ["sys"].into_iter().chain(key.split('.')).collect();
-        let fd = open_beneath(&proc, &rel).map_err(|e| anyhow!("linux.sysctl: {key}: {e}"))?;
+        let fd = crate::procfs::open_beneath(proc, &rel)
+            .map_err(|e| anyhow!("linux.sysctl: {key}: {e}"))?;
         std::fs::File::from(fd)
             .write_all(value.as_bytes())
             .map_err(|e| anyhow!("linux.sysctl: {key}={value}: {e}"))?;
@@ -83,44 +82,12 @@ pub fn apply(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// Open `rel` for writing beneath our private procfs: openat2 when the kernel has it, else a
-/// component-by-component O_NOFOLLOW walk that checks every step is still that procfs.
-fn open_beneath(
-    proc: &std::os::fd::OwnedFd,
-    rel: &std::path::Path,
-) -> std::io::Result<std::os::fd::OwnedFd> {
-    use nix::fcntl::{openat, OFlag};
-    use nix::sys::stat::Mode;
-    use std::os::fd::AsFd;
-    let resolve = libc::RESOLVE_BENEATH
-        | libc::RESOLVE_NO_MAGICLINKS
-        | libc::RESOLVE_NO_XDEV
-        | libc::RESOLVE_NO_SYMLINKS;
-    match sysfs::openat2(proc.as_fd(), rel, libc::O_WRONLY, 0, resolve) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
-        other => return other,
-    }
-    let parts: Vec<_> = rel.components().collect();
-    let mut dir = proc.try_clone()?;
-    for (i, part) in parts.iter().enumerate() {
-        let std::path::Component::Normal(name) = part else {
-            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
-        };
-        let flags = OFlag::O_NOFOLLOW
-            | OFlag::O_CLOEXEC
-            | if i + 1 == parts.len() {
-                OFlag::O_WRONLY
-            } else {
-                OFlag::O_PATH | OFlag::O_DIRECTORY
-            };
-        let next = openat(&dir, *name, flags, Mode::empty())?;
-        if nix::sys::statfs::fstatfs(&next)?.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC
-        {
-            return Err(std::io::Error::from_raw_os_error(libc::EXDEV));
-        }
-        dir = next;
-    }
-    Ok(dir)
+/// Whether the init has sysctls to write (and so needs a private procfs).
+pub fn wanted(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.sysctl().as_ref())
+        .is_some_and(|s| !s.is_empty())
 }
 
 #[cfg(test)]

@@ -305,7 +305,7 @@ fn add_rule(
     nr: u32,
     mut conds: Vec<Cond>,
     action: u32,
-) {
+) -> bool {
     let mut never = false;
     if !abi.args_are_64bit() {
         conds.retain_mut(|c| match narrow_cond(c) {
@@ -318,16 +318,36 @@ fn add_rule(
         });
     }
     if never {
-        return; // cannot match on this ABI
+        return false; // cannot match on this ABI
     }
     let entry = map.entry(nr).or_default();
     if conds.is_empty() {
         if entry.unconditional.is_none() {
             entry.unconditional = Some(action);
         }
+        false
     } else {
         entry.rules.push(Rule { conds, action });
+        true
     }
+}
+
+/// Syscall names with an unconditional rule somewhere in the profile: their conditional
+/// rules are dropped in the end (the unconditional one decides), so they never count
+/// towards the instruction limit.
+fn unconditional_names(seccomp: &LinuxSeccomp, default: u32) -> std::collections::HashSet<&str> {
+    let mut scratch = Vec::new();
+    let mut set = std::collections::HashSet::new();
+    for sc in seccomp.syscalls().as_deref().unwrap_or(&[]) {
+        if !sc.args().as_deref().unwrap_or(&[]).is_empty() {
+            continue;
+        }
+        match action_value(sc.action(), sc.errno_ret(), "", &mut scratch) {
+            Ok(a) if a != default => set.extend(sc.names().iter().map(String::as_str)),
+            _ => {}
+        }
+    }
+    set
 }
 
 /// The kernel's order of actions: a lower signed action value is less permissive.
@@ -429,6 +449,11 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Native) -> Result<Program, Er
     let mut uses_notify = false;
     let mut actions_used = vec![default];
     let syscalls = seccomp.syscalls().as_deref().unwrap_or(&[]);
+    // Every conditional rule that survives costs at least one instruction (its return): once
+    // they outnumber the kernel's limit, the result is known and the rest is not compiled
+    // (150k argument rules took 5-14 s and ~137 MiB before the final length check).
+    let decided = unconditional_names(seccomp, default);
+    let mut at_least = 0usize;
     for (si, sc) in syscalls.iter().enumerate() {
         let field = format!("linux.seccomp.syscalls[{si}]");
         let action = action_value(
@@ -493,7 +518,11 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Native) -> Result<Program, Er
                 }
                 if let Some(nr) = direct {
                     for conds in &rule_sets {
-                        add_rule(map, *abi, nr, conds.clone(), action);
+                        if add_rule(map, *abi, nr, conds.clone(), action)
+                            && !decided.contains(name.as_str())
+                        {
+                            at_least += 1;
+                        }
                     }
                 }
                 if let Some((mux_nr, selector)) = mux {
@@ -511,6 +540,9 @@ pub fn compile_for(seccomp: &LinuxSeccomp, native: Native) -> Result<Program, Er
                     "{field}.names[{ni}]: unknown syscall {name:?} ignored"
                 ));
             }
+        }
+        if at_least > crate::BPF_MAXINSNS {
+            return Err(Error::TooManyRules { rules: at_least });
         }
     }
 

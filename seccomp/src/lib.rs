@@ -81,6 +81,12 @@ pub enum Error {
         /// Its length.
         len: usize,
     },
+    /// More argument rules than the kernel's instruction limit allows (each needs at least
+    /// one instruction): found while compiling, before the rest is compiled.
+    TooManyRules {
+        /// Surviving argument rules counted so far.
+        rules: usize,
+    },
     /// The host's architecture has no seccomp support in oxirun.
     UnsupportedHost,
     /// The running kernel lacks something the profile needs (a flag or an action).
@@ -103,6 +109,10 @@ impl fmt::Display for Error {
             Error::TooLong { len } => write!(
                 f,
                 "linux.seccomp: the compiled filter has {len} instructions, more than the kernel's limit of {BPF_MAXINSNS}"
+            ),
+            Error::TooManyRules { rules } => write!(
+                f,
+                "linux.seccomp: {rules} argument rules need more than the kernel's limit of {BPF_MAXINSNS} instructions"
             ),
             Error::UnsupportedHost => write!(f, "linux.seccomp: seccomp is not supported on this architecture"),
             Error::Unsupported(what) => write!(f, "linux.seccomp: {what}"),

@@ -1072,3 +1072,31 @@ fn range_tests_match_one_jeq_per_number() {
         .len();
     assert!(n < 500, "docker default: {n} instructions");
 }
+
+fn many_rules(n: usize, extra: &str) -> String {
+    let rules: Vec<String> = (0..n)
+        .map(|i| {
+            format!(r#"{{"names":["getpid"],"action":"SCMP_ACT_ERRNO","args":[{{"index":0,"value":{i},"op":"SCMP_CMP_EQ"}}]}}"#)
+        })
+        .collect();
+    format!(
+        r#"{{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64"],"syscalls":[{}{extra}]}}"#,
+        rules.join(",")
+    )
+}
+
+#[test]
+fn more_argument_rules_than_instructions_are_refused_early() {
+    let e = err_of(&many_rules(5000, ""));
+    assert!(
+        e.contains("4097 argument rules need more than the kernel's limit of 4096"),
+        "{e}"
+    );
+    // The same rules superseded by an unconditional rule for the syscall (even one listed
+    // last) compile to a small filter: they never counted.
+    let p = x86(&many_rules(
+        5000,
+        r#",{"names":["getpid"],"action":"SCMP_ACT_ERRNO"}"#,
+    ));
+    assert!(p.instructions().len() < 100, "{}", p.instructions().len());
+}

@@ -58,8 +58,8 @@ pub fn validate(spec: &Spec) -> Result<()> {
         if l.intel_rdt().is_some() {
             lsm::check_intel_rdt()?;
         }
-        if l.mount_label().as_deref().is_some_and(|s| !s.is_empty()) {
-            lsm::check_selinux("linux.mountLabel")?;
+        if let Some(label) = l.mount_label().as_deref().filter(|s| !s.is_empty()) {
+            lsm::check_selinux("linux.mountLabel", label)?;
         }
     }
     Ok(())
@@ -71,8 +71,8 @@ pub fn validate_process(p: &Process) -> Result<()> {
     if let Some(profile) = p.apparmor_profile().as_deref().filter(|s| !s.is_empty()) {
         lsm::check_apparmor(profile)?;
     }
-    if p.selinux_label().as_deref().is_some_and(|s| !s.is_empty()) {
-        lsm::check_selinux("process.selinuxLabel")?;
+    if let Some(label) = p.selinux_label().as_deref().filter(|s| !s.is_empty()) {
+        lsm::check_selinux("process.selinuxLabel", label)?;
     }
     if let Some(io) = p.io_priority() {
         ioprio::validate(io)?;

@@ -208,6 +208,10 @@ fn setup<'a>(
         super::init::terminal(size, cfg.console_socket, sync_fd, false)?;
     }
     crate::attrs::apply_process(p)?;
+    if crate::attrs::lsm::wanted(p) {
+        let proc = crate::procfs::open()?;
+        crate::attrs::lsm::apply_labels(Some(&proc), p)?;
+    }
     let fin = super::finish_process(p, cfg.seccomp, sync_fd)?;
     fds::finish(cfg.pass_fds)?;
     crate::logging::close_held();

@@ -92,7 +92,18 @@ fn setup<'a>(cfg: &Config<'a>, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<super
         sys::ns::set_domainname(d).map_err(|e| anyhow!("domainname: {e}"))?;
     }
 
-    crate::sysctl::apply(spec)?;
+    // A procfs of our own for the sysctl and label writes, made now: in its final pid
+    // namespace, before the container's masked /proc would make a fresh one "too revealing".
+    let wants_labels = spec
+        .process()
+        .as_ref()
+        .is_some_and(crate::attrs::lsm::wanted);
+    let private_proc = if crate::sysctl::wanted(spec) || wants_labels {
+        Some(crate::procfs::open()?)
+    } else {
+        None
+    };
+    crate::sysctl::apply(spec, private_proc.as_ref())?;
     let prepared = rootfs::prepare(spec, cfg.rootfs, cfg.cgroup)?;
     if !early_go {
         wait_go(sync_fd);
@@ -124,6 +135,9 @@ fn setup<'a>(cfg: &Config<'a>, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<super
         .process()
         .as_ref()
         .ok_or_else(|| anyhow!("process: missing"))?;
+    // Labels for execve (and SELinux's keycreate, before the keyring below).
+    crate::attrs::lsm::apply_labels(private_proc.as_ref(), proc_spec)?;
+    drop(private_proc);
     if !cfg.no_new_keyring {
         let name = std::ffi::CString::new(format!("_ses.{}", cfg.id))
             .map_err(|_| anyhow!("container id contains a NUL byte"))?;

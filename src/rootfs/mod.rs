@@ -89,6 +89,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroup: &crate::cgroups::Cgroup) -> R
     };
     let (root, host_mounts) = pivot::prepare_root(rootfs, (!shared_mntns).then_some(first))?;
     let ctx = mounts::Ctx {
+        spec,
         root: root.as_fd(),
         cgroup,
         host_mounts: &host_mounts,

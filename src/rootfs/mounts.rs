@@ -44,6 +44,7 @@ const PROC_ALLOWLIST: &[&str] = &[
 
 /// What every mount needs from its surroundings.
 pub struct Ctx<'a> {
+    pub spec: &'a oci_spec::runtime::Spec,
     pub root: BorrowedFd<'a>,
     pub cgroup: &'a Cgroup,
     pub host_mounts: &'a [MountEntry],
@@ -202,13 +203,28 @@ fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
         bind_onto(ctx, src, &target, &rel, &opts)?
     } else {
         let src = source.map(|s| s.as_os_str()).unwrap_or(typ.as_ref());
-        match mount(
+        // linux.mountLabel as a context= option where SELinux and the filesystem take one;
+        // a filesystem that refuses the option is mounted without it and labelled after.
+        let labelled = crate::attrs::lsm::mount_data_with_label(ctx.spec, typ, false, &opts.data);
+        let mut relabel = false;
+        let mut r = mount(
             Some(src),
             &fd_path(&target),
             Some(typ),
             opts.flags,
-            data(&opts),
-        ) {
+            labelled.as_deref().or(data(&opts)),
+        );
+        if labelled.is_some() && r == Err(nix::Error::EINVAL) {
+            relabel = true;
+            r = mount(
+                Some(src),
+                &fd_path(&target),
+                Some(typ),
+                opts.flags,
+                data(&opts),
+            );
+        }
+        match r {
             Err(nix::Error::EPERM) if typ == "sysfs" => {
                 // Without a network namespace of its own (or in a user namespace) sysfs cannot be
                 // mounted fresh: bind the host's, as runc does.
@@ -218,9 +234,15 @@ fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
             }
             r => {
                 nix_ctx(r, || "mount".into())?;
-                io_ctx(resolve::open_in_root(ctx.root, &rel, !strict), || {
+                let top = io_ctx(resolve::open_in_root(ctx.root, &rel, !strict), || {
                     "reopen after mount".into()
-                })?
+                })?;
+                if relabel {
+                    io_ctx(crate::attrs::lsm::label_mount_root(&top, ctx.spec), || {
+                        "label the mount (linux.mountLabel)".into()
+                    })?;
+                }
+                top
             }
         }
     };

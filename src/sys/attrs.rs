@@ -172,3 +172,27 @@ pub fn clock_ns(clock: libc::clockid_t) -> io::Result<i128> {
     }
     Ok(ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128)
 }
+
+/// `setxattr(path, name, value, 0)` (following a final symlink: callers pass
+/// `/proc/self/fd/N` of an fd they hold).
+pub fn setxattr(path: &std::path::Path, name: &str, value: &[u8]) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = || io::Error::from_raw_os_error(libc::EINVAL);
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| bad())?;
+    let name = std::ffi::CString::new(name).map_err(|_| bad())?;
+    // SAFETY: `path` and `name` are NUL-terminated and `value` is a live buffer of
+    // `value.len()` bytes, all only read by the kernel during the call.
+    let ret = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
