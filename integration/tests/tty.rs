@@ -123,32 +123,35 @@ fn create_sends_master_and_container_sees_pty() {
     );
 }
 
-#[test]
-fn run_detached_with_console_socket() {
-    let mut c = tty_container("ttyrund", PROBE);
+/// `run -d --console-socket` of `c`; returns the pty master the runtime sent.
+fn run_d_with_console(c: &mut Container) -> OwnedFd {
     let sock = ConsoleSocket::bind(&c.dir.path);
     let (b, p, id) = (
         c.bundle_str(),
         c.pid_file.to_str().unwrap().to_string(),
         c.id.clone(),
     );
-    let (out, _) = run_detaching(
-        &mut c,
-        &[
-            "run",
-            "-d",
-            "--console-socket",
-            sock.path_str(),
-            "--bundle",
-            &b,
-            "--pid-file",
-            &p,
-            &id,
-        ],
-    );
+    let args = [
+        "run",
+        "-d",
+        "--console-socket",
+        sock.path_str(),
+        "--bundle",
+        &b,
+        "--pid-file",
+        &p,
+        &id,
+    ];
+    let (out, _) = run_detaching(c, &args);
     out.ok("run -d --console-socket");
     c.pid = Some(c.read_pid_file());
-    let master = one_master(&sock);
+    one_master(&sock)
+}
+
+#[test]
+fn run_detached_with_console_socket() {
+    let mut c = tty_container("ttyrund", PROBE);
+    let master = run_d_with_console(&mut c);
     let mut acc = Vec::new();
     expect_line(&master, &mut acc, "ready");
     let text = oxirun_integration::term::clean(&acc);
@@ -424,29 +427,8 @@ fn terminal_belongs_to_a_non_root_user() {
         "stat -c owner=%u $(tty); id -u; echo ready; read line; exit 0",
     );
     c.user(1000, 100, &[]);
-    let sock = ConsoleSocket::bind(&c.dir.path);
-    let (b, p, id) = (
-        c.bundle_str(),
-        c.pid_file.to_str().unwrap().to_string(),
-        c.id.clone(),
-    );
-    let (out, _) = run_detaching(
-        &mut c,
-        &[
-            "run",
-            "-d",
-            "--console-socket",
-            sock.path_str(),
-            "--bundle",
-            &b,
-            "--pid-file",
-            &p,
-            &id,
-        ],
-    );
-    out.ok("run -d --console-socket as uid 1000");
-    c.pid = Some(c.read_pid_file());
-    let master = one_master(&sock);
+    let master = run_d_with_console(&mut c);
+    let id = c.id.clone();
     let mut acc = Vec::new();
     expect_line(&master, &mut acc, "ready");
     let text = oxirun_integration::term::clean(&acc);
