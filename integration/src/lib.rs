@@ -9,6 +9,7 @@
 //! * [`checks`]: parsers for what tests observe (mountinfo, /proc/self/status, caps) and the leak
 //!   checks used after a failed command.
 //! * [`impostor`]: spawning a process with a chosen pid (clone3 `set_tid`) for the pid-reuse test.
+//! * [`qemu`]: initramfs QEMU guests (pure cgroup v2, LSMs): pack, boot, read the TAP console.
 //!
 //! Tests run as root; containers get cgroups only under `/oxirun-it/<id>`.
 
@@ -21,6 +22,7 @@ pub mod container;
 pub mod cprog;
 pub mod impostor;
 pub mod noopenat2;
+pub mod qemu;
 pub mod rootfs;
 pub mod sentinel;
 pub mod stress;

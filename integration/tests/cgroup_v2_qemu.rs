@@ -18,14 +18,14 @@
 //! kernel image is installed. The static build goes to `target/qemu-static` so the normal
 //! build stays fast.
 
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use oxirun_integration::util::{workspace_dir, TestDir};
-use oxirun_integration::{json, oxirun_bin, Value};
+use oxirun_integration::qemu::{
+    boot, kernel_image, spec_config, static_oxirun, Initramfs, TAP_END, TAP_PRELUDE,
+};
+use oxirun_integration::util::TestDir;
+use oxirun_integration::{json, Value};
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
 const MB: i64 = 1 << 20;
@@ -74,51 +74,6 @@ const EXPECTED: &[&str] = &[
     "refused: unified key of a missing controller",
 ];
 
-fn kernel_image() -> Option<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir("/boot")
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("vmlinuz-"))
-        })
-        .collect();
-    v.sort();
-    v.pop()
-}
-
-fn run(cmd: &mut Command, what: &str) {
-    let st = cmd.status().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(st.success(), "{what}: {st}");
-}
-
-/// The static release binary, built into its own target dir.
-fn static_oxirun() -> PathBuf {
-    let ws = workspace_dir();
-    let target = ws.join("target/qemu-static");
-    let started = Instant::now();
-    run(
-        Command::new(env!("CARGO"))
-            .current_dir(&ws)
-            .env("RUSTFLAGS", "-C target-feature=+crt-static")
-            .env("CARGO_TARGET_DIR", &target)
-            .args([
-                "build",
-                "--quiet",
-                "--release",
-                "--target",
-                "x86_64-unknown-linux-gnu",
-                "--bin",
-                "oxirun",
-            ]),
-        "static release build of oxirun",
-    );
-    eprintln!("static oxirun built in {:?}", started.elapsed());
-    target.join("x86_64-unknown-linux-gnu/release/oxirun")
-}
-
 /// A config.json for the guest: `oxirun spec` plus the scenario's settings.
 fn config(
     base: &Value,
@@ -143,34 +98,9 @@ fn config(
     c
 }
 
-const INIT: &str = r#"#!/bin/busybox sh
-/bin/busybox mkdir -p /proc
-/bin/busybox mount -t proc proc /proc
-/bin/busybox --install -s /bin
-export PATH=/bin
-mkdir -p /sys /dev /newroot
-mount -t tmpfs -o size=320m tmpfs /newroot
-cp -a /bin /cfg /rootfs /init2 /newroot/
-mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/tmp /newroot/run /newroot/b
-umount /proc
-# pivot_root cannot leave the initramfs: continue from a tmpfs root.
-exec switch_root /newroot /init2
-"#;
-
 /// The guest's test script (PID 1 after switch_root). `@WEIGHT@` = expected cpu.weight.
-const SCRIPT: &str = r#"#!/bin/sh
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
+const SCRIPT: &str = r#"
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
-echo "GUEST-START $(uname -r)"
-n=0; fails=0
-ok() { n=$((n+1)); echo "ok $n - $1"; }
-notok() { n=$((n+1)); fails=$((fails+1)); echo "not ok $n - $1 # $2"; }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else notok "$1" "want [$2] got [$3]"; fi; }
-yes_if() { if eval "$2"; then ok "$1"; else notok "$1" "$3"; fi; }
-wait_for() { i=0; while [ $i -lt 150 ]; do eval "$1" && return 0; sleep 0.2; i=$((i+1)); done; return 1; }
 state_of() { sed 's/.*) \(.\).*/\1/' /proc/$1/stat 2>/dev/null; }
 gone() { s=$(state_of $1); [ -z "$s" ] || [ "$s" = Z ]; }
 O="oxirun --root /run/oxirun"
@@ -300,45 +230,23 @@ bundle badu
 out=$($O create --bundle /b/badu badu 2>&1 </dev/null)
 yes_if "refused: unified key of a missing controller" 'echo "$out" | grep -q "linux.resources.unified\[nosuch.max\]" && [ ! -e $CG/badu ]' "$out"
 
-echo "1..$n"
-echo "GUEST-DONE fails=$fails"
-sync
-poweroff -f
 "#;
-
-fn write_exec(path: &Path, text: &str) {
-    fs::write(path, text).unwrap();
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
-}
 
 /// Build the initramfs tree and pack it (`cpio -H newc | gzip`).
 fn initramfs(dir: &TestDir, oxirun: &Path, base: &Value) -> PathBuf {
-    let root = dir.join("initrd");
-    for d in [
-        "bin",
-        "cfg",
-        "rootfs/bin",
-        "rootfs/proc",
-        "rootfs/dev",
-        "rootfs/sys",
-        "rootfs/tmp",
-    ] {
-        fs::create_dir_all(root.join(d)).unwrap();
-    }
-    fs::copy("/bin/busybox", root.join("bin/busybox")).expect("/bin/busybox (busybox-static)");
-    fs::copy("/bin/busybox", root.join("rootfs/bin/busybox")).unwrap();
-    for applet in ["sh", "sleep", "dd", "head", "echo", "cat"] {
-        std::os::unix::fs::symlink("busybox", root.join("rootfs/bin").join(applet)).unwrap();
-    }
-    fs::copy(oxirun, root.join("bin/oxirun")).unwrap();
-    write_exec(&root.join("init"), INIT);
     // runc's shares -> weight mapping (oxirun's convert::shares_to_weight) for 512 shares.
     let weight = 59;
-    write_exec(
-        &root.join("init2"),
-        &SCRIPT.replace("@WEIGHT@", &weight.to_string()),
+    let script = format!(
+        "{TAP_PRELUDE}{}{TAP_END}",
+        SCRIPT.replace("@WEIGHT@", &weight.to_string())
     );
-
+    let tree = Initramfs::new(
+        dir,
+        oxirun,
+        &["sh", "sleep", "dd", "head", "echo", "cat"],
+        &script,
+        320,
+    );
     let kmsg =
         json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 438}]);
     let cfgs = [
@@ -409,22 +317,12 @@ fn initramfs(dir: &TestDir, oxirun: &Path, base: &Value) -> PathBuf {
             .rsplit('/')
             .next()
             .unwrap();
-        fs::write(
-            root.join("cfg").join(format!("{name}.json")),
-            serde_json::to_vec_pretty(c).unwrap(),
-        )
-        .unwrap();
+        tree.write(
+            &format!("cfg/{name}.json"),
+            &serde_json::to_vec_pretty(c).unwrap(),
+        );
     }
-    let out = dir.join("initrd.cpio.gz");
-    run(
-        Command::new("sh").arg("-c").arg(format!(
-            "cd '{}' && find . | cpio -o -H newc --quiet | gzip -1 > '{}'",
-            root.display(),
-            out.display()
-        )),
-        "pack the initramfs",
-    );
-    out
+    tree.pack()
 }
 
 #[test]
@@ -436,84 +334,16 @@ fn cgroup_v2_scenarios_in_a_qemu_guest() {
     let dir = TestDir::new("qemu-v2");
     let oxirun = static_oxirun();
     // The guest's configs start from our own `spec` output.
-    let spec_dir = dir.join("spec");
-    fs::create_dir_all(&spec_dir).unwrap();
-    run(
-        Command::new(oxirun_bin())
-            .arg("spec")
-            .current_dir(&spec_dir),
-        "oxirun spec",
-    );
-    let base: Value =
-        serde_json::from_slice(&fs::read(spec_dir.join("config.json")).unwrap()).unwrap();
+    let base = spec_config(&dir);
     let initrd = initramfs(&dir, &oxirun, &base);
 
-    let console = dir.join("console.log");
-    let started = Instant::now();
-    let mut child = Command::new("qemu-system-x86_64")
-        .args([
-            "-accel",
-            "tcg",
-            "-m",
-            "512",
-            "-smp",
-            "1",
-            "-nographic",
-            "-no-reboot",
-        ])
-        .arg("-kernel")
-        .arg(&kernel)
-        .arg("-initrd")
-        .arg(&initrd)
-        .args(["-append", "console=ttyS0 quiet panic=-1 loglevel=3"])
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&console).unwrap())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn qemu-system-x86_64 (package qemu-system-x86)");
-    let deadline = Instant::now() + BOOT_TIMEOUT;
-    let code = loop {
-        if let Some(st) = child.try_wait().expect("wait qemu") {
-            break st.code().unwrap_or(-1);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break -1000;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let text = String::from_utf8_lossy(&fs::read(&console).unwrap()).replace('\r', "");
-    assert_ne!(
-        code, -1000,
-        "guest timed out after {BOOT_TIMEOUT:?}; console:\n{text}"
+    let console = boot(
+        &kernel,
+        &initrd,
+        "",
+        512,
+        &dir.join("console.log"),
+        BOOT_TIMEOUT,
     );
-    eprintln!(
-        "guest ran {:?} (exit {code}); console:\n{text}",
-        started.elapsed()
-    );
-
-    assert!(
-        text.contains("GUEST-START"),
-        "the guest script never started"
-    );
-    let not_ok: Vec<&str> = text.lines().filter(|l| l.starts_with("not ok ")).collect();
-    assert!(
-        not_ok.is_empty(),
-        "failed scenarios:\n{}",
-        not_ok.join("\n")
-    );
-    for want in EXPECTED {
-        let found = text.lines().any(|l| {
-            l.starts_with("ok ")
-                && l.split_once(" - ").is_some_and(|(_, name)| {
-                    name == *want || name.starts_with(&format!("{want} # SKIP"))
-                })
-        });
-        assert!(found, "scenario {want:?} did not report ok");
-    }
-    assert!(
-        text.contains("GUEST-DONE fails=0"),
-        "guest did not finish cleanly"
-    );
+    console.assert_all_ok(EXPECTED);
 }

@@ -29,9 +29,14 @@ pub fn apparmor_enabled() -> bool {
         .is_ok_and(|s| s.trim() == "Y")
 }
 
-/// SELinux is enabled on this host (selinuxfs is mounted).
+/// SELinux is enabled on this host (selinuxfs is mounted in the runtime's mount namespace).
+/// Decided once, by the runtime: validation asks before the init or an exec'd process is
+/// cloned, which inherit the answer. Asked again after pivot_root (or in the container's
+/// mount namespace) it would be "no", since a container's /sys has no selinuxfs, and the
+/// label would be skipped: found by the SELinux guest (`integration/tests/lsm_qemu.rs`).
 pub fn selinux_enabled() -> bool {
-    Path::new("/sys/fs/selinux/enforce").exists()
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| Path::new("/sys/fs/selinux/enforce").exists())
 }
 
 fn resctrl_mounted() -> bool {
