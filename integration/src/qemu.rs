@@ -95,22 +95,31 @@ umount /proc
 exec switch_root /newroot /init2
 "#;
 
-/// The start of every guest script: mounts, and the TAP helpers `ok NAME`, `notok NAME WHY`,
-/// `check NAME WANT GOT`, `yes_if NAME 'shell condition' WHY`, `wait_for 'condition'` (30 s).
-/// The script ends with [`TAP_END`].
-pub const TAP_PRELUDE: &str = r#"#!/bin/sh
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-echo "GUEST-START $(uname -r)"
+/// The TAP helpers of every guest script: `ok NAME`, `notok NAME WHY`, `check NAME WANT GOT`,
+/// `yes_if NAME 'shell condition' WHY`, `wait_for 'condition'` (30 s). Scripts end with
+/// [`TAP_END`].
+macro_rules! tap_helpers {
+    () => {
+        r#"echo "GUEST-START $(uname -r)"
 n=0; fails=0
 ok() { n=$((n+1)); echo "ok $n - $1"; }
 notok() { n=$((n+1)); fails=$((fails+1)); echo "not ok $n - $1 # $2"; }
 check() { if [ "$2" = "$3" ]; then ok "$1"; else notok "$1" "want [$2] got [$3]"; fi; }
 yes_if() { if eval "$2"; then ok "$1"; else notok "$1" "$3"; fi; }
 wait_for() { i=0; while [ $i -lt 150 ]; do eval "$1" && return 0; sleep 0.2; i=$((i+1)); done; return 1; }
-"#;
+"#
+    };
+}
+
+/// The start of a script that is PID 1 of an initramfs guest: its mounts, then the helpers.
+pub const TAP_PRELUDE: &str = concat!(
+    "#!/bin/sh\nexport PATH=/bin:/sbin:/usr/bin:/usr/sbin\n",
+    "mount -t proc proc /proc\nmount -t sysfs sysfs /sys\nmount -t devtmpfs devtmpfs /dev\n",
+    tap_helpers!()
+);
+
+/// The start of a script that systemd runs (the mounts are systemd's).
+pub const TAP_HELPERS: &str = concat!("#!/bin/sh\n", tap_helpers!());
 
 /// The end of every guest script.
 pub const TAP_END: &str = r#"
@@ -200,17 +209,22 @@ impl Initramfs {
             &self.root.join("init"),
             &INIT.replace("@SIZE@", &self.size_mib.to_string()),
         );
-        let out = self.root.with_extension("cpio.gz");
-        run(
-            Command::new("sh").arg("-c").arg(format!(
-                "cd '{}' && find . | cpio -o -H newc --quiet | gzip -1 > '{}'",
-                self.root.display(),
-                out.display()
-            )),
-            "pack the initramfs",
-        );
-        out
+        pack_tree(&self.root)
     }
+}
+
+/// Pack an initramfs tree (`cpio -H newc | gzip`) next to it.
+fn pack_tree(root: &Path) -> PathBuf {
+    let out = root.with_extension("cpio.gz");
+    run(
+        Command::new("sh").arg("-c").arg(format!(
+            "cd '{}' && find . | cpio -o -H newc --quiet | gzip -1 > '{}'",
+            root.display(),
+            out.display()
+        )),
+        "pack the initramfs",
+    );
+    out
 }
 
 /// What a guest printed on its console.
@@ -218,8 +232,9 @@ pub struct Console {
     pub text: String,
 }
 
-/// Boot `kernel` with `initrd` and the extra kernel command line `append`, wait for it to
-/// power off (at most `timeout`), and return its console (also written to `log`).
+/// Boot `kernel` with `initrd`, the extra kernel command line `append` and the extra QEMU
+/// arguments `extra` (devices), wait for it to power off (at most `timeout`), and return its
+/// console (also written to `log`).
 pub fn boot(
     kernel: &Path,
     initrd: &Path,
@@ -227,9 +242,11 @@ pub fn boot(
     mem_mib: u32,
     log: &Path,
     timeout: Duration,
+    extra: &[&str],
 ) -> Console {
     let started = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
+        .args(extra)
         .args(["-accel", "tcg", "-smp", "1", "-nographic", "-no-reboot"])
         .args(["-m", &mem_mib.to_string()])
         .arg("-kernel")
@@ -297,5 +314,208 @@ impl Console {
             text.contains("GUEST-DONE fails=0"),
             "guest did not finish cleanly"
         );
+    }
+}
+
+/// A guest whose root is this machine's own `/`, shared read-only over 9p with a tmpfs
+/// overlay on top, so it runs the host's Debian packages (systemd, dbus, runc, crun, podman,
+/// apparmor, ...) with Debian's kernel and no image to build. Its initramfs holds only
+/// busybox, the kernel modules for 9p and overlayfs, and the files the test stages into the
+/// overlay. PID 1 is systemd ([`HostRoot::systemd`]), which runs the test's script as a
+/// oneshot unit with its output on the serial console.
+pub struct HostRoot {
+    root: PathBuf,
+    kernel: PathBuf,
+    kver: String,
+}
+
+/// Modules the host-root guest needs (Debian builds them as modules), in load order.
+const HOSTROOT_MODULES: &[&str] = &[
+    "virtio_ring",
+    "virtio",
+    "virtio_pci_modern_dev",
+    "virtio_pci_legacy_dev",
+    "virtio_pci",
+    "9pnet",
+    "9pnet_virtio",
+    "netfs",
+    "fscache",
+    "9p",
+    "overlay",
+];
+
+const HOSTROOT_INIT: &str = r#"#!/bin/busybox sh
+B=/bin/busybox
+$B mkdir -p /proc /sys /dev /lower /upper /newroot
+$B mount -t proc proc /proc
+$B mount -t devtmpfs devtmpfs /dev
+for m in @MODULES@; do [ -e /modules/$m.ko ] && { $B insmod /modules/$m.ko || echo "insmod $m failed"; }; done
+$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /lower || echo "9p mount failed"
+$B mount -t tmpfs -o size=70% tmpfs /upper
+$B mkdir -p /upper/u /upper/w
+$B mount -t overlay overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w /newroot || echo "overlay mount failed"
+$B cp -a /stage/. /newroot/
+# This machine is itself a container of its host's: without these marks systemd in the
+# guest would think so too (and, for one, ignore the kernel command line).
+$B rm -f /newroot/.dockerenv /newroot/run/.containerenv
+$B umount /dev
+$B umount /proc
+exec $B switch_root /newroot @PID1@
+"#;
+
+/// The systemd unit that runs the test script, and the target booted into that wants it.
+const TEST_UNITS: &[(&str, &str)] = &[
+    (
+        "etc/systemd/system/oxirun-test.target",
+        "[Unit]\nDescription=oxirun guest test\nRequires=basic.target oxirun-test.service\n\
+         After=basic.target\nAllowIsolate=yes\n",
+    ),
+    (
+        "etc/systemd/system/oxirun-test.service",
+        "[Unit]\nDescription=oxirun guest test script\nRequires=dbus.socket\n\
+         After=basic.target dbus.socket\n[Service]\nType=oneshot\n\
+         ExecStart=/oxirun-test/run.sh\nStandardOutput=tty\nStandardError=tty\n\
+         TTYPath=/dev/ttyS0\nTimeoutStartSec=infinity\n",
+    ),
+];
+
+/// Units of the host's packages that only slow a test boot down (or would touch a network).
+const MASKED_UNITS: &[&str] = &[
+    "systemd-udevd.service",
+    "systemd-udev-trigger.service",
+    "systemd-udev-settle.service",
+    "systemd-timesyncd.service",
+    "systemd-networkd.service",
+    "networking.service",
+    "apparmor.service",
+    "docker.socket",
+    "docker.service",
+    "containerd.service",
+    "podman.socket",
+    "ssh.service",
+    "cron.service",
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+    "e2scrub_reap.service",
+    "systemd-journal-flush.service",
+    "systemd-random-seed.service",
+    "systemd-update-utmp.service",
+    "serial-getty@ttyS0.service",
+    "getty@tty1.service",
+];
+
+impl HostRoot {
+    /// None when no kernel is installed (or its modules are missing): the test is skipped.
+    pub fn new(dir: &TestDir) -> Option<HostRoot> {
+        let kernel = kernel_image()?;
+        let kver = kernel
+            .file_name()?
+            .to_str()?
+            .strip_prefix("vmlinuz-")?
+            .to_string();
+        let modules = PathBuf::from(format!("/lib/modules/{kver}"));
+        if !modules.is_dir() {
+            return None;
+        }
+        let root = dir.join("hostroot-initrd");
+        fs::create_dir_all(root.join("bin")).unwrap();
+        fs::create_dir_all(root.join("modules")).unwrap();
+        fs::create_dir_all(root.join("stage")).unwrap();
+        fs::copy("/bin/busybox", root.join("bin/busybox")).expect("/bin/busybox (busybox-static)");
+        for m in HOSTROOT_MODULES {
+            let out = Command::new("modinfo")
+                .args(["-k", &kver, "-F", "filename", m])
+                .output()
+                .expect("modinfo (kmod)");
+            let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            // Built in ("(builtin)") or absent: nothing to load.
+            if path.ends_with(".ko") {
+                fs::copy(&path, root.join("modules").join(format!("{m}.ko"))).unwrap();
+            }
+        }
+        Some(HostRoot { root, kernel, kver })
+    }
+
+    /// The kernel release the guest boots.
+    pub fn kernel_release(&self) -> &str {
+        &self.kver
+    }
+
+    /// Put a file into the guest's root (its overlay), at `path`, with `mode`.
+    pub fn stage(&self, path: &str, data: &[u8], mode: u32) -> &Self {
+        let dest = self.root.join("stage").join(path.trim_start_matches('/'));
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        fs::write(&dest, data).unwrap();
+        fs::set_permissions(&dest, fs::Permissions::from_mode(mode)).unwrap();
+        self
+    }
+
+    /// Put a host file into the guest's root at `path`.
+    pub fn stage_file(&self, path: &str, from: &Path, mode: u32) -> &Self {
+        self.stage(
+            path,
+            &fs::read(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())),
+            mode,
+        )
+    }
+
+    fn pack(&self, pid1: &str) -> PathBuf {
+        write_exec(
+            &self.root.join("init"),
+            &HOSTROOT_INIT
+                .replace("@MODULES@", &HOSTROOT_MODULES.join(" "))
+                .replace("@PID1@", pid1),
+        );
+        pack_tree(&self.root)
+    }
+
+    fn boot(
+        &self,
+        initrd: &Path,
+        append: &str,
+        mem_mib: u32,
+        log: &Path,
+        timeout: Duration,
+    ) -> Console {
+        let virtfs =
+            "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap";
+        boot(
+            &self.kernel,
+            initrd,
+            append,
+            mem_mib,
+            log,
+            timeout,
+            &["-virtfs", virtfs],
+        )
+    }
+
+    /// Boot with systemd as PID 1 (pure cgroup v2, the system bus up) running `script` (a
+    /// [`TAP_PRELUDE`]-style shell script without the mounts systemd does) as a oneshot
+    /// unit, then power off.
+    pub fn systemd(
+        &self,
+        script: &str,
+        append: &str,
+        mem_mib: u32,
+        log: &Path,
+        timeout: Duration,
+    ) -> Console {
+        self.stage("oxirun-test/run.sh", script.as_bytes(), 0o755);
+        for (path, text) in TEST_UNITS {
+            self.stage(path, text.as_bytes(), 0o644);
+        }
+        for unit in MASKED_UNITS {
+            let link = self.root.join("stage/etc/systemd/system").join(unit);
+            let _ = std::os::unix::fs::symlink("/dev/null", link);
+        }
+        let initrd = self.pack("/lib/systemd/systemd --unit=oxirun-test.target --show-status=0");
+        self.boot(
+            &initrd,
+            &format!("systemd.unified_cgroup_hierarchy=1 fstab=0 {append}"),
+            mem_mib,
+            log,
+            timeout,
+        )
     }
 }

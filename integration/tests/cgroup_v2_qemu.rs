@@ -344,6 +344,7 @@ fn cgroup_v2_scenarios_in_a_qemu_guest() {
         512,
         &dir.join("console.log"),
         BOOT_TIMEOUT,
+        &[],
     );
     console.assert_all_ok(EXPECTED);
 }

@@ -160,6 +160,7 @@ fn lsm_guest(
         512,
         &dir.join("console.log"),
         BOOT_TIMEOUT,
+        &[],
     );
     let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
     console.assert_all_ok(&expected);
