@@ -469,6 +469,11 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     if stopped || signal_init(&st, sig)?.is_none() {
         bail!("container not running");
     }
+    // A frozen init cannot act on a SIGKILL (cgroup v1 freezer): thaw it so the kill lands,
+    // as runc does. Other signals leave a paused container paused.
+    if sig == libc::SIGKILL && st.cgroup.is_frozen().unwrap_or(false) {
+        st.cgroup.thaw()?;
+    }
     Ok(())
 }
 

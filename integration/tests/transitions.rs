@@ -71,6 +71,27 @@ fn kill_stopped_is_not_running() {
         .ok("kill --all on a stopped container succeeds");
 }
 
+/// SIGKILL to a paused container's init thaws it so the kill lands (runc does this; a frozen
+/// cgroup v1 task cannot act on the signal): the container stops and a plain delete works.
+/// Other signals leave it paused. Found by the differential harness.
+#[test]
+fn kill_of_a_paused_container() {
+    let mut c = Container::new("killpaused");
+    c.sh(SLEEPER).run_detached().ok("run -d");
+    c.rt(&["pause", &c.id]).ok("pause");
+    c.kill(Some("USR1")).ok("kill USR1");
+    assert_eq!(
+        c.status(),
+        "paused",
+        "a non-KILL signal thawed the container"
+    );
+    c.kill(Some("KILL")).ok("kill KILL");
+    assert_eq!(c.wait_exit(Duration::from_secs(5)), -libc::SIGKILL);
+    assert_eq!(c.status(), "stopped");
+    c.delete(false).ok("delete");
+    assert_nothing_left(&c.root, &c.id, &c.bundle);
+}
+
 #[test]
 fn unknown_id_does_not_exist() {
     let c = Container::new("unknown");
