@@ -592,7 +592,7 @@ pub fn pause(root: &Path, id: &str) -> Result<()> {
     let st = sdir.load()?;
     match status(root, &st) {
         Status::Running | Status::Created => st.cgroup.freeze(),
-        Status::Paused => bail!("container {id} is already paused"),
+        // runc's wording for every other state, a paused container included.
         _ => bail!("container not running"),
     }
 }
@@ -603,7 +603,7 @@ pub fn resume(root: &Path, id: &str) -> Result<()> {
     let st = sdir.load()?;
     match status(root, &st) {
         Status::Paused => st.cgroup.thaw(),
-        Status::Stopped => bail!("container not running"),
+        // runc's wording for every other state, a stopped container included.
         _ => bail!("container not paused"),
     }
 }

@@ -92,6 +92,27 @@ fn kill_of_a_paused_container() {
     assert_nothing_left(&c.root, &c.id, &c.bundle);
 }
 
+/// runc's words for pause and resume in the wrong state: pause of anything not running or
+/// created (a paused container too) is "container not running", resume of anything not
+/// paused (a stopped container too) is "container not paused". Found by the differential
+/// harness.
+#[test]
+fn pause_and_resume_in_the_wrong_state() {
+    let mut c = Container::new("pausewrong");
+    c.sh(SLEEPER).run_detached().ok("run -d");
+    c.rt(&["resume", &c.id])
+        .fails_with("resume running", "container not paused");
+    c.rt(&["pause", &c.id]).ok("pause");
+    c.rt(&["pause", &c.id])
+        .fails_with("pause paused", "container not running");
+    c.kill(Some("KILL")).ok("kill");
+    c.wait_exit(Duration::from_secs(5));
+    c.rt(&["resume", &c.id])
+        .fails_with("resume stopped", "container not paused");
+    c.rt(&["pause", &c.id])
+        .fails_with("pause stopped", "container not running");
+}
+
 #[test]
 fn unknown_id_does_not_exist() {
     let c = Container::new("unknown");
