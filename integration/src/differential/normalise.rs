@@ -33,6 +33,11 @@ const CLASSES: &[(&str, &[&str])] = &[
             "usage:",
         ],
     ),
+    ("lsm", &["apparmor", "selinux"]),
+    (
+        "exec-not-found",
+        &["executable file not found", "not found in $path"],
+    ),
     (
         "invalid-id",
         &["invalid container id", "invalid id", "container id"],
@@ -97,6 +102,9 @@ const CLASSES: &[(&str, &[&str])] = &[
             "invalid",
             "spec",
             "duplicate",
+            "not a valid",
+            "wrong rlimit",
+            "unknown variant",
             "malformed",
         ],
     ),
