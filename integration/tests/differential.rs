@@ -67,6 +67,8 @@ const TABLE: &[Scenario] = &[
     sc!("new-privileges", config: &[("/process/noNewPrivileges", "false")], steps: &[RUN]),
     sc!("oom-score-adj", config: &[("/process/oomScoreAdj", "500")], steps: &[RUN]),
     sc!("hostname", config: &[("/hostname", r#""diffhost""#)], steps: &[RUN]),
+    sc!("terminal-console-socket", config: &[("/process/terminal", "true"), ("/process/user", r#"{"uid": 1000, "gid": 100}"#)], steps: &["tty: run -d --console-socket {console} --bundle {bundle} --pid-file {pidfile} {id}", "@wait stopped", "delete {id}"]),
+    sc!("exec-tty-console-socket", config: &[(ARGS, SLEEP)], steps: &[RUN_D, "tty: exec -d -t --console-socket {console} --user 1000:100 {id} {probe}", "tty: exec -d --tty --console-socket {console} {id} {probe}", "delete -f {id}"]),
     sc!("terminal-detached-no-socket", config: &[("/process/terminal", "true")], steps: &[RUN_D]),
     sc!("readonly-root", config: &[("/root/readonly", "true")], steps: &[RUN]),
     sc!("masked-readonly-paths", config: &[("/linux/maskedPaths", r#"["/proc/kcore", "/etc/hostname", "/nonexistent"]"#), ("/linux/readonlyPaths", r#"["/proc/sys", "/etc"]"#)], steps: &[RUN]),

@@ -9,6 +9,7 @@
 //! * `probe:` its stdout is the probe's output, compared line by line (see [`observe`]);
 //! * `keys:` its stdout is JSON whose key set only is compared (e.g. `events --stats`);
 //! * `exit:` only its exit code is compared (e.g. `--help`, whose text is each tool's own);
+//! * `tty:` `{console}` is a console socket; the pty output received there is the probe's;
 //! * `@wait STATUS` polls `state` until STATUS (up to 10 s) instead of running a command;
 //! * `@file PATH` reads `{dir}/PATH` as if it were stdout (e.g. a hook's output);
 //! * `@cg FILE` reads the container's cgroup control file FILE from the host.
@@ -25,6 +26,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::container::Container;
+use crate::term::ConsoleSocket;
 use crate::util::{exit_code, poll, Out, OutFiles};
 
 /// One row of the scenario table.
@@ -134,12 +136,16 @@ pub fn run_scenario(sc: &Scenario, rt: Runtime) -> Observed {
     let mut stderr = BTreeMap::new();
     for (i, step) in sc.steps.iter().enumerate() {
         let (mode, line) = match step.split_once(':') {
-            Some((m @ ("probe" | "keys" | "exit"), rest)) => (m, rest.trim()),
+            Some((m @ ("probe" | "keys" | "exit" | "tty"), rest)) => (m, rest.trim()),
             _ => ("", step.trim()),
         };
+        // `tty:` a console socket for `{console}`; the pty's output is the probe's.
+        let console = (mode == "tty").then(|| ConsoleSocket::bind(&dir));
         let mut words: Vec<String> = Vec::new();
         for w in line.split_whitespace() {
-            if w == "{probe}" {
+            if let (Some(cs), "{console}") = (&console, w) {
+                words.push(cs.path_str().to_string());
+            } else if w == "{probe}" {
                 words.extend(["sh".into(), "-c".into(), observe::PROBE.into()]);
             } else {
                 words.push(expand(w));
@@ -201,11 +207,14 @@ pub fn run_scenario(sc: &Scenario, rt: Runtime) -> Observed {
                 if mode == "exit" {
                     continue;
                 }
-                out.stdout
+                match &console {
+                    Some(cs) if out.success() => pty_output(cs),
+                    _ => out.stdout,
+                }
             }
         };
         let text = normalise::placeholders(&out, &subst);
-        if mode == "probe" {
+        if mode == "probe" || mode == "tty" {
             let mut p = Vec::new();
             observe::parse_probe(&text, &host_ns, &mut p);
             obs.extend(p.into_iter().map(|(k, v)| (format!("{tag} {k}"), v)));
@@ -242,6 +251,7 @@ pub fn run_scenario(sc: &Scenario, rt: Runtime) -> Observed {
 /// One runtime command with a 10 s bound; a command still running then is killed (it is our
 /// own child) and reported as exit `timeout`.
 fn run_step(c: &Container, args: &[&str]) -> Out {
+    reap_exited_members(c);
     let files = OutFiles::new(&c.dir.path, "step");
     let mut cmd = c.command(args);
     files.attach(&mut cmd);
@@ -257,6 +267,53 @@ fn run_step(c: &Container, args: &[&str]) -> Out {
             out
         }
     }
+}
+
+/// Reaps the container's processes that were reparented to this test (the child subreaper:
+/// `exec -d` processes, the init after `create`) and have exited: a zombie still counts as a
+/// cgroup member on v1, and `delete` would wait for it. Only zombies whose parent is this
+/// process and whose cgroup is the container's: never another thread's runtime child.
+fn reap_exited_members(c: &Container) {
+    let me = std::process::id().to_string();
+    let rel = format!("/{}\n", c.cgroup_rel());
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let mut rest = stat
+            .rsplit_once(')')
+            .map_or("", |(_, r)| r)
+            .split_whitespace();
+        let (state, ppid) = (rest.next(), rest.next());
+        let ours = fs::read_to_string(e.path().join("cgroup")).is_ok_and(|cg| cg.contains(&rel));
+        if state == Some("Z") && ppid == Some(me.as_str()) && ours && Some(pid) != c.pid {
+            let _ = crate::util::reap(pid, Duration::ZERO);
+        }
+    }
+}
+
+/// What the container wrote to the pty whose master came over `cs`, until its last writer
+/// closed it (or 10 s).
+fn pty_output(cs: &ConsoleSocket) -> String {
+    use std::os::fd::AsRawFd;
+    let Ok(got) = cs.recv(Duration::from_secs(5)) else {
+        return "<no console received>".into();
+    };
+    let Some(master) = got.fds.first() else {
+        return "<no fd received>".into();
+    };
+    let mut acc = Vec::new();
+    crate::term::read_until(
+        master.as_raw_fd(),
+        &mut acc,
+        Duration::from_secs(10),
+        |_| false,
+    );
+    crate::term::clean(&acc)
 }
 
 /// The exit "code" of a step that did not finish in time.
@@ -343,13 +400,24 @@ pub fn run_table(table: &[Scenario], global: &[(&str, &str)]) -> usize {
     let mut report = String::from("scenario | runc | oxirun | verdict\n");
     let mut details = String::new();
     let (mut same, mut intended, mut diff) = (0, 0, 0);
-    for sc in table {
+    // OXIRUN_DIFF_ONLY=<substring>: only the scenarios whose name contains it (while working
+    // on one; `make test` runs them all).
+    let only = std::env::var("OXIRUN_DIFF_ONLY").unwrap_or_default();
+    for sc in table.iter().filter(|sc| sc.name.contains(only.as_str())) {
         let (r, o) = std::thread::scope(|s| {
             let r = s.spawn(|| run_scenario(sc, Runtime::Runc));
             let o = s.spawn(|| run_scenario(sc, Runtime::Oxirun));
             (r.join().expect("runc side"), o.join().expect("oxirun side"))
         });
         let v = compare(sc, &r, &o, global);
+        // OXIRUN_DIFF_DUMP=1: every observation of both sides, for writing a new row.
+        if std::env::var_os("OXIRUN_DIFF_DUMP").is_some() {
+            for (side, obs) in [("runc", &r.obs), ("oxirun", &o.obs)] {
+                for (k, val) in obs {
+                    let _ = writeln!(details, "obs {} {side}: {k} = {val}", sc.name);
+                }
+            }
+        }
         let _ = writeln!(report, "{}", v.row);
         if !v.diffs.is_empty() {
             diff += 1;
@@ -368,7 +436,7 @@ pub fn run_table(table: &[Scenario], global: &[(&str, &str)]) -> usize {
     let _ = writeln!(
         report,
         "\n{} scenarios: {same} same, {intended} intended, {diff} DIFF\n\n{details}",
-        table.len()
+        same + intended + diff
     );
     eprintln!("{report}");
     let path = crate::util::it_dir().join("differential.txt");

@@ -13,6 +13,7 @@ pub const PROBE: &str = r#"echo "uid=$(id -u)"; echo "gid=$(id -g)"; echo "group
 grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status
 echo "cwd=$(pwd)"; echo "hostname=$(hostname)"; echo "umask=$(umask)"
 echo "tty=$(tty 2>/dev/null || echo none)"
+t=$(tty 2>/dev/null) && echo "tty_owner=$(stat -c '%u:%g %a' "$t")"
 echo "fds=$(ls /proc/self/fd | tr '\n' ' ')"
 echo "oom_score_adj=$(cat /proc/self/oom_score_adj)"
 echo "ip_forward=$(cat /proc/sys/net/ipv4/ip_forward 2>&1)"
