@@ -256,7 +256,15 @@ fn run_step(c: &Container, args: &[&str]) -> Out {
     let mut cmd = c.command(args);
     files.attach(&mut cmd);
     let mut child = cmd.spawn().expect("spawn runtime");
-    let done = poll(Duration::from_secs(10), || child.try_wait().ok().flatten());
+    // Members that exit meanwhile (killed by this very `delete --force`) are reaped too.
+    let mut n = 0u32;
+    let done = poll(Duration::from_secs(10), || {
+        n += 1;
+        if n.is_multiple_of(10) {
+            reap_exited_members(c);
+        }
+        child.try_wait().ok().flatten()
+    });
     match done {
         Some(st) => files.read(exit_code(st)),
         None => {
