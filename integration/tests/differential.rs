@@ -166,6 +166,9 @@ const TABLE: &[Scenario] = &[
     sc!("features", config: &[], steps: &["features"],
         intended: &[("0:features stdout", "features describes each runtime itself: its capabilities list order, mount options, seccomp, annotations and version")]),
     sc!("list-empty", config: &[], steps: &["list", "list --format json", "list -q", "list --format yaml"]),
+    sc!("delete-created", config: &[(ARGS, SLEEP)], steps: &[CREATE, "delete {id}", "state {id}"]),
+    sc!("two-containers-one-root", config: &[(ARGS, SLEEP)], steps: &[CREATE, "create --bundle {bundle} {id}-2", "list -q", "list", "delete -f {id}-2", "delete -f {id}"]),
+    sc!("relative-pid-file", config: &[(ARGS, SLEEP)], steps: &["run -d --pid-file rel.pid --bundle {bundle} {id}", "keys: @file rel.pid", "delete -f {id}"]),
     // ---- error paths -----------------------------------------------------------------------
     sc!("state-missing", config: &[], steps: &["state {id}", "delete {id}", "kill {id}", "start {id}", "pause {id}", "resume {id}", "ps {id}", "exec {id} true", "update --memory 1 {id}", "events --stats {id}", "delete --force {id}"]),
     sc!("no-id", config: &[], steps: &["state", "delete", "kill", "start", "create", "exec", "ps", "pause"],
