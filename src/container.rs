@@ -469,6 +469,11 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     if stopped || signal_init(&st, sig)?.is_none() {
         bail!("container not running");
     }
+    // A frozen init cannot act on a SIGKILL (cgroup v1 freezer): thaw it so the kill lands,
+    // as runc does. Other signals leave a paused container paused.
+    if sig == libc::SIGKILL && st.cgroup.is_frozen().unwrap_or(false) {
+        st.cgroup.thaw()?;
+    }
     Ok(())
 }
 
@@ -587,7 +592,7 @@ pub fn pause(root: &Path, id: &str) -> Result<()> {
     let st = sdir.load()?;
     match status(root, &st) {
         Status::Running | Status::Created => st.cgroup.freeze(),
-        Status::Paused => bail!("container {id} is already paused"),
+        // runc's wording for every other state, a paused container included.
         _ => bail!("container not running"),
     }
 }
@@ -598,7 +603,7 @@ pub fn resume(root: &Path, id: &str) -> Result<()> {
     let st = sdir.load()?;
     match status(root, &st) {
         Status::Paused => st.cgroup.thaw(),
-        Status::Stopped => bail!("container not running"),
+        // runc's wording for every other state, a stopped container included.
         _ => bail!("container not paused"),
     }
 }

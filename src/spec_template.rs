@@ -91,7 +91,9 @@ fn make_rootless(v: &mut Value) {
                 *m = json!({"destination": "/sys", "type": "none", "source": "/sys",
                             "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
             }
-            if let Some(opts) = m["options"].as_array_mut() {
+            // get_mut, not m["options"]: indexing would add `"options": null` to the mounts
+            // that have none (/proc).
+            if let Some(opts) = m.get_mut("options").and_then(Value::as_array_mut) {
                 opts.retain(|o| o != "gid=5");
             }
         }
@@ -119,5 +121,19 @@ mod tests {
         assert!(ns.iter().any(|n| n["type"] == "user"));
         assert!(!ns.iter().any(|n| n["type"] == "network"));
         assert_eq!(v["linux"]["uidMappings"][0]["size"], 1);
+    }
+
+    /// runc's rootless spec has no `options` key on /proc; oxirun's had `"options": null`
+    /// (found by the differential harness).
+    #[test]
+    fn rootless_adds_no_null_options() {
+        let v: Value = serde_json::from_str(&default_config(true)).unwrap();
+        for m in v["mounts"].as_array().unwrap() {
+            assert!(
+                m.get("options").is_none_or(Value::is_array),
+                "options of {} is not an array: {m}",
+                m["destination"]
+            );
+        }
     }
 }

@@ -20,6 +20,7 @@ pub mod clients;
 pub mod confcheck;
 pub mod container;
 pub mod cprog;
+pub mod differential;
 pub mod impostor;
 pub mod noopenat2;
 pub mod qemu;

@@ -182,6 +182,23 @@ fn list_empty_json_is_null() {
     assert_eq!(out.stdout.trim(), "null");
 }
 
+/// runc's global `--criu PATH` is accepted (engines pass it; it only matters to checkpoint
+/// and restore): `--criu /x list` works, in both spellings. Found by the differential harness.
+#[test]
+fn criu_global_flag_is_accepted() {
+    let dir = TestDir::new("criuflag");
+    let root = dir.join("state");
+    let root = root.to_str().unwrap();
+    for args in [
+        &["--criu", "/usr/sbin/criu", "--root", root, "list", "-q"][..],
+        &["--criu=/x", "--root", root, "list", "-q"][..],
+    ] {
+        let out = oxirun(&dir, args);
+        out.ok(&format!("{args:?}"));
+        assert_eq!(out.stdout, "", "{args:?}");
+    }
+}
+
 #[test]
 fn global_flags_with_equals() {
     let mut c = Container::new("eqflags");

@@ -141,3 +141,26 @@ fn cve_2025_31133_dev_null_is_dev_zero() {
         assert!(st.success(), "mknod");
     });
 }
+
+/// A read-only path stays executable (runc keeps the mount's other flags: only "ro" is
+/// added). Found by the differential harness: oxirun added nosuid,nodev,noexec, so a
+/// read-only /bin could not run anything.
+#[test]
+fn readonly_paths_add_only_ro() {
+    let mut c = Container::new("roexec");
+    c.set("/linux/readonlyPaths", json!(["/bin"]));
+    let out = c.inside("echo ran; grep ' /bin ' /proc/self/mountinfo");
+    let line = out.lines().nth(1).unwrap_or_default().to_string();
+    assert_eq!(out.lines().next(), Some("ran"), "{out}");
+    let opts = line.split(' ').nth(5).unwrap_or_default();
+    assert!(
+        opts.split(',').any(|o| o == "ro"),
+        "/bin not read-only: {line}"
+    );
+    for bad in ["noexec", "nosuid", "nodev"] {
+        assert!(
+            !opts.split(',').any(|o| o == bad),
+            "{bad} added to /bin: {line}"
+        );
+    }
+}

@@ -172,3 +172,37 @@ fn cwd_only_root_can_enter() {
     let out = c.inside("pwd; id -u; ls . 2>&1 >/dev/null | grep -c 'Permission denied'");
     assert_eq!(out, "/root\n1000\n1\n");
 }
+
+/// A cwd missing from the rootfs is created (0755, owned by root), as runc does, also inside
+/// a mount of the config; a symlink in the way cannot take the creation outside the rootfs.
+/// Found by the differential harness (oxirun failed with ENOENT).
+#[test]
+fn missing_cwd_is_created() {
+    let mut c = Container::new("cwdnew");
+    c.add_mount(json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs"}))
+        .cwd("/scratch/a/b");
+    let out = c.inside("pwd; stat -c '%a %u' .; grep -c ' /scratch ' /proc/self/mountinfo");
+    assert_eq!(out, "/scratch/a/b\n755 0\n1\n");
+    assert!(
+        !c.rootfs().join("scratch/a").exists(),
+        "created beneath the tmpfs, not in the rootfs"
+    );
+
+    let mut c = Container::new("cwdlink");
+    let outside = c.dir.join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, c.rootfs().join("esc")).unwrap();
+    c.cwd("/esc/x");
+    // The link resolves inside the rootfs: to <rootfs>/<outside>/x.
+    let out = c.inside("pwd");
+    assert_eq!(out, format!("{}/x\n", outside.display()));
+    assert!(
+        !outside.join("x").exists(),
+        "cwd created through a symlink on the host"
+    );
+    assert!(c
+        .rootfs()
+        .join(outside.strip_prefix("/").unwrap())
+        .join("x")
+        .is_dir());
+}

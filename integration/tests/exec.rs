@@ -635,3 +635,19 @@ fn foreground_exec_forwards_signals() {
     );
     assert_eq!(c.status(), "running");
 }
+
+/// A process file without `user` runs as uid 0, gid 0, as runc reads it (it was refused:
+/// "missing field `user`"). Found by the differential harness.
+#[test]
+fn process_file_without_user_is_root() {
+    let c = running("exprocnouser", |_| {});
+    let f = c.dir.join("process.json");
+    std::fs::write(
+        &f,
+        r#"{"args": ["sh", "-c", "echo $(id -u):$(id -g)"], "cwd": "/", "env": ["PATH=/bin"]}"#,
+    )
+    .unwrap();
+    let out = exec(&c, &["--process", f.to_str().unwrap()], &[]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.stdout.trim(), "0:0", "{out:#?}");
+}

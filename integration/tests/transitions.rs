@@ -71,6 +71,48 @@ fn kill_stopped_is_not_running() {
         .ok("kill --all on a stopped container succeeds");
 }
 
+/// SIGKILL to a paused container's init thaws it so the kill lands (runc does this; a frozen
+/// cgroup v1 task cannot act on the signal): the container stops and a plain delete works.
+/// Other signals leave it paused. Found by the differential harness.
+#[test]
+fn kill_of_a_paused_container() {
+    let mut c = Container::new("killpaused");
+    c.sh(SLEEPER).run_detached().ok("run -d");
+    c.rt(&["pause", &c.id]).ok("pause");
+    c.kill(Some("USR1")).ok("kill USR1");
+    assert_eq!(
+        c.status(),
+        "paused",
+        "a non-KILL signal thawed the container"
+    );
+    c.kill(Some("KILL")).ok("kill KILL");
+    assert_eq!(c.wait_exit(Duration::from_secs(5)), -libc::SIGKILL);
+    assert_eq!(c.status(), "stopped");
+    c.delete(false).ok("delete");
+    assert_nothing_left(&c.root, &c.id, &c.bundle);
+}
+
+/// runc's words for pause and resume in the wrong state: pause of anything not running or
+/// created (a paused container too) is "container not running", resume of anything not
+/// paused (a stopped container too) is "container not paused". Found by the differential
+/// harness.
+#[test]
+fn pause_and_resume_in_the_wrong_state() {
+    let mut c = Container::new("pausewrong");
+    c.sh(SLEEPER).run_detached().ok("run -d");
+    c.rt(&["resume", &c.id])
+        .fails_with("resume running", "container not paused");
+    c.rt(&["pause", &c.id]).ok("pause");
+    c.rt(&["pause", &c.id])
+        .fails_with("pause paused", "container not running");
+    c.kill(Some("KILL")).ok("kill");
+    c.wait_exit(Duration::from_secs(5));
+    c.rt(&["resume", &c.id])
+        .fails_with("resume stopped", "container not paused");
+    c.rt(&["pause", &c.id])
+        .fails_with("pause stopped", "container not running");
+}
+
 #[test]
 fn unknown_id_does_not_exist() {
     let c = Container::new("unknown");

@@ -158,7 +158,15 @@ fn process_file(args: &Args) -> Result<Option<Process>> {
         return Ok(None);
     };
     let data = std::fs::read(path).map_err(|e| anyhow!("--process {}: {e}", path.display()))?;
-    serde_json::from_slice(&data)
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&data).map_err(|e| anyhow!("--process {}: {e}", path.display()))?;
+    // runc reads the file into Go structs: a missing `user` is uid 0, gid 0 (engines and
+    // scripts write process.json without one), not an error.
+    if let Some(obj) = v.as_object_mut() {
+        obj.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    serde_json::from_value(v)
         .map(Some)
         .map_err(|e| anyhow!("--process {}: {e}", path.display()))
 }

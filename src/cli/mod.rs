@@ -58,6 +58,10 @@ pub struct Cli {
     /// Rootless mode: true, false or auto (for `spec`: generate a rootless config)
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     rootless: Option<String>,
+    /// Path to the criu binary (accepted as runc does; checkpoint and restore are not
+    /// supported, so it is never run)
+    #[arg(long, value_name = "PATH")]
+    criu: Option<PathBuf>,
     /// Print the version
     #[arg(short = 'v', long)]
     version: bool,

@@ -101,16 +101,16 @@ pub fn mask_paths(paths: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Make each existing path of `paths` read-only (recursively), pinned by fd.
+/// Make each existing path of `paths` read-only (recursively), pinned by fd, keeping its
+/// other mount flags.
 pub fn readonly_paths(paths: &[String]) -> Result<()> {
     if paths.is_empty() {
         return Ok(());
     }
     let root = open_root()?;
-    let attrs = sysfs::MOUNT_ATTR_RDONLY
-        | sysfs::MOUNT_ATTR_NOSUID
-        | sysfs::MOUNT_ATTR_NODEV
-        | sysfs::MOUNT_ATTR_NOEXEC;
+    // Read-only only: the flags the path's mount already has stay as they are (runc's
+    // remount keeps them too). Adding noexec would break a read-only /usr or /opt.
+    let attrs = sysfs::MOUNT_ATTR_RDONLY;
     for p in paths {
         let r = (|| -> Result<()> {
             let Some(target) = open_opt(root.as_fd(), p)? else {

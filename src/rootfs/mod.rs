@@ -96,6 +96,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroup: &crate::cgroups::Cgroup) -> R
     };
     let spec_mounts = spec.mounts().as_deref().unwrap_or(&[]);
     mounts::mount_all(&ctx, spec_mounts)?;
+    create_cwd(spec, root.as_fd())?;
 
     // Devices only when /dev is not a bind of something else (e.g. the host's /dev).
     let dev_is_bind = spec_mounts.iter().any(|m| {
@@ -123,6 +124,22 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroup: &crate::cgroups::Cgroup) -> R
         propagation: propagation.filter(|p| *p != first && !shared_mntns),
         shared_mntns,
     })
+}
+
+/// A process.cwd missing from the rootfs is created (mode 0755, as root, after the mounts so
+/// that a cwd inside a mount lands in it), as runc does: `"cwd": "/work"` with a rootfs
+/// lacking /work runs instead of failing with ENOENT. Created through the rootfs fd: a symlink
+/// in the path cannot lead it outside.
+fn create_cwd(spec: &Spec, root: std::os::fd::BorrowedFd<'_>) -> Result<()> {
+    let Some(cwd) = spec.process().as_ref().map(|p| p.cwd().clone()) else {
+        return Ok(());
+    };
+    if resolve::clean(&cwd).as_os_str().is_empty() {
+        return Ok(());
+    }
+    resolve::ensure_in_root(root, &cwd, resolve::Kind::Dir, true)
+        .map(drop)
+        .map_err(|e| anyhow!("process.cwd: create {}: {e}", cwd.display()))
 }
 
 /// The rootfs entered: what is left for [`finalize`].
