@@ -33,7 +33,7 @@ pub fn resolve(
         Some(p) => {
             if !p.starts_with('/') && p.matches(':').count() == 2 {
                 return Err(format!(
-                    "linux.cgroupsPath {p:?}: systemd cgroup paths need --systemd-cgroup (not supported yet)"
+                    "linux.cgroupsPath {p:?}: systemd cgroup paths need --systemd-cgroup"
                 ));
             }
             (p.starts_with('/'), components(p)?)
@@ -231,7 +231,7 @@ mod tests {
         }
         let e = resolve(&hybrid(), Some("system.slice:docker:abc"), "abc").unwrap_err();
         assert!(
-            e.contains("systemd cgroup paths need --systemd-cgroup (not supported yet)"),
+            e.contains("systemd cgroup paths need --systemd-cgroup"),
             "{e}"
         );
         for p in ["/", ".", "//", "./"] {
