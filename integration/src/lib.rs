@@ -19,6 +19,7 @@ pub mod clients;
 pub mod confcheck;
 pub mod container;
 pub mod cprog;
+pub mod guest;
 pub mod impostor;
 pub mod noopenat2;
 pub mod rootfs;
