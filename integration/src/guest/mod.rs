@@ -53,7 +53,15 @@ pub fn unavailable() -> Option<String> {
 /// The .ko files (in load order) for 9p over virtio and overlayfs; built-ins need none.
 fn modules(ver: &str) -> Vec<PathBuf> {
     let out = Command::new("modprobe")
-        .args(["-S", ver, "--show-depends", "virtio_pci", "9pnet_virtio", "9p", "overlay"])
+        .args([
+            "-S",
+            ver,
+            "--show-depends",
+            "virtio_pci",
+            "9pnet_virtio",
+            "9p",
+            "overlay",
+        ])
         .output()
         .expect("modprobe --show-depends (package kmod)");
     let mut seen = Vec::new();
@@ -118,7 +126,9 @@ fn run(cmd: &mut Command, what: &str) {
 pub fn boot(work: &Path, files: &[(&str, Vec<u8>, bool)], script: &str, timeout: Duration) -> Run {
     let (kernel, ver) = kernel().expect("a kernel (see unavailable())");
     let root = work.join("initramfs");
-    for d in ["bin", "mods", "lower", "ovl", "newroot", "proc", "dev", "test"] {
+    for d in [
+        "bin", "mods", "lower", "ovl", "newroot", "proc", "dev", "test",
+    ] {
         fs::create_dir_all(root.join(d)).unwrap();
     }
     fs::copy("/bin/busybox", root.join("bin/busybox")).expect("copy /bin/busybox");
@@ -166,7 +176,16 @@ pub fn boot(work: &Path, files: &[(&str, Vec<u8>, bool)], script: &str, timeout:
     let console = work.join("console.log");
     let started = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
-        .args(["-accel", "tcg", "-m", "1024", "-smp", "2", "-nographic", "-no-reboot"])
+        .args([
+            "-accel",
+            "tcg",
+            "-m",
+            "1024",
+            "-smp",
+            "2",
+            "-nographic",
+            "-no-reboot",
+        ])
         .arg("-kernel")
         .arg(&kernel)
         .arg("-initrd")

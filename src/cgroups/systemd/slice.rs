@@ -53,7 +53,7 @@ pub fn parse(cgroups_path: Option<&str>, id: &str) -> Result<UnitPath, String> {
         |why: &str| format!("linux.cgroupsPath {p:?}: {why} (systemd paths are slice:prefix:name)");
     let parts: Vec<&str> = p.split(':').collect();
     let [slice, prefix, name] = parts[..] else {
-        return Err(bad("expected slice:prefix:name"));
+        return Err(bad("expected three fields separated by ':'"));
     };
     if name.is_empty() {
         return Err(bad("empty unit name"));
