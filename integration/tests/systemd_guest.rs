@@ -27,13 +27,17 @@ check() { if [ "$2" = "$3" ]; then ok "$1"; else notok "$1" "want [$2] got [$3]"
 yes_if() { if eval "$2"; then ok "$1"; else notok "$1" "$3"; fi; }
 wait_for() { i=0; while [ $i -lt 100 ]; do eval "$1" && return 0; sleep 0.1; i=$((i+1)); done; return 1; }
 prop() { systemctl show -p "$2" --value "$1"; }
-no_unit() { [ "$(prop $1 LoadState)" = not-found ] && ! systemctl list-units --all --no-legend | grep -q "$1"; }
+# One systemctl call for many properties (each call costs under TCG).
+snap() { systemctl show -p "$2" "$1" > /tmp/props; }
+pv() { sed -n "s/^$1=//p" /tmp/props; }
+# Not even a failed unit: a failed one stays loaded.
+no_unit() { [ "$(prop $1 LoadState)" = not-found ]; }
 mkdir -p /tmp/rootfs/bin /tmp/rootfs/proc /tmp/rootfs/dev /tmp/rootfs/sys /tmp/rootfs/tmp
 cp /bin/busybox /tmp/rootfs/bin/
 for a in sh sleep cat true; do ln -s busybox /tmp/rootfs/bin/$a; done
 bundle() { # runtime scenario
   mkdir -p /tmp/b/$1-$2; sed "s/@RT@/$1/g" $T/$2.json > /tmp/b/$1-$2/config.json
-  ln -sfn /tmp/rootfs /tmp/b/$1-$2/rootfs
+  cp -a /tmp/rootfs /tmp/b/$1-$2/rootfs
 }
 yes_if "systemd is PID 1" '[ "$(cat /proc/1/comm)" = systemd ]' "$(cat /proc/1/comm)"
 yes_if "pure v2 host" '[ -e /sys/fs/cgroup/cgroup.subtree_control ] && ! grep -q " cgroup " /proc/mounts' "$(grep cgroup /proc/mounts)"
@@ -50,26 +54,27 @@ for R in runc oxirun; do
     notok "$R: create" "$(cat /tmp/$R-res.out | tr '\n' ' ')"
   fi
   pid=$($RT state $R-res | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
-  check "$R: unit active" active "$(systemctl is-active $U)"
+  snap $U ActiveState,Slice,Delegate,MemoryMax,MemoryLow,MemorySwapMax,TasksMax,CPUWeight,CPUQuotaPerSecUSec,AllowedCPUs,CollectMode
+  check "$R: unit active" active "$(pv ActiveState)"
   check "$R: init in the unit's cgroup (nested slices)" "0::/oxtest.slice/oxtest-guest.slice/$U" "$(cat /proc/$pid/cgroup)"
-  check "$R: unit slice" oxtest-guest.slice "$(prop $U Slice)"
-  check "$R: Delegate" yes "$(prop $U Delegate)"
-  check "$R: MemoryMax" 33554432 "$(prop $U MemoryMax)"
+  check "$R: unit slice" oxtest-guest.slice "$(pv Slice)"
+  check "$R: Delegate" yes "$(pv Delegate)"
+  check "$R: MemoryMax" 33554432 "$(pv MemoryMax)"
   check "$R: memory.max" 33554432 "$(cat $D/memory.max)"
-  check "$R: MemoryLow" 16777216 "$(prop $U MemoryLow)"
+  check "$R: MemoryLow" 16777216 "$(pv MemoryLow)"
   check "$R: memory.low" 16777216 "$(cat $D/memory.low)"
-  check "$R: MemorySwapMax" 16777216 "$(prop $U MemorySwapMax)"
-  check "$R: TasksMax" 42 "$(prop $U TasksMax)"
+  check "$R: MemorySwapMax" 16777216 "$(pv MemorySwapMax)"
+  check "$R: TasksMax" 42 "$(pv TasksMax)"
   check "$R: pids.max" 42 "$(cat $D/pids.max)"
-  check "$R: CPUWeight" 39 "$(prop $U CPUWeight)"
-  check "$R: CPUQuotaPerSecUSec" 500ms "$(prop $U CPUQuotaPerSecUSec)"
+  check "$R: CPUWeight" 39 "$(pv CPUWeight)"
+  check "$R: CPUQuotaPerSecUSec" 500ms "$(pv CPUQuotaPerSecUSec)"
   check "$R: cpu.max" "50000 100000" "$(cat $D/cpu.max)"
-  check "$R: AllowedCPUs" 0 "$(prop $U AllowedCPUs)"
-  check "$R: annotation property CollectMode" inactive-or-failed "$(prop $U CollectMode)"
+  check "$R: AllowedCPUs" 0 "$(pv AllowedCPUs)"
+  check "$R: annotation property CollectMode" inactive-or-failed "$(pv CollectMode)"
   $RT start $R-res
   yes_if "$R: state running" 'wait_for "$RT state $R-res | grep -q running"' "$($RT state $R-res)"
   yes_if "$R: ps lists the init" '$RT ps $R-res | grep -q " $pid "' "$($RT ps $R-res)"
-  $RT update --memory 67108864 --pids-limit 50 $R-res
+  $RT update --memory 67108864 --pids-limit 50 $R-res >/tmp/$R-upd.out 2>&1 || echo "# update: $(cat /tmp/$R-upd.out)"
   check "$R: update MemoryMax" 67108864 "$(prop $U MemoryMax)"
   check "$R: update memory.max" 67108864 "$(cat $D/memory.max)"
   check "$R: update pids.max" 50 "$(cat $D/pids.max)"
@@ -81,7 +86,7 @@ for R in runc oxirun; do
   $RT kill --all $R-res KILL
   yes_if "$R: kill --all stops it" 'wait_for "$RT state $R-res | grep -q stopped"' "$($RT state $R-res)"
   $RT delete $R-res
-  yes_if "$R: delete removes the unit" 'wait_for "no_unit $U"' "$(prop $U LoadState) $(systemctl list-units --all --no-legend | grep oxt-)"
+  yes_if "$R: delete removes the unit" 'wait_for "no_unit $U"' "$(prop $U LoadState)"
   yes_if "$R: delete removes the cgroup" '[ ! -e $D ]' "$(ls $D)"
 
   # A create failing after the unit exists (a bind mount of a missing source).
@@ -91,19 +96,19 @@ for R in runc oxirun; do
   else
     ok "$R: failing create fails"
   fi
-  yes_if "$R: a failed create leaves no unit" 'wait_for "no_unit oxt-$R-fail.scope"' "$(systemctl list-units --all --no-legend | grep oxt-)"
+  yes_if "$R: a failed create leaves no unit" 'wait_for "no_unit oxt-$R-fail.scope"' "$(prop oxt-$R-fail.scope LoadState)"
   yes_if "$R: a failed create leaves no container" '! $RT state $R-fail >/dev/null 2>&1' "$($RT state $R-fail)"
 
   bundle $R badslice
   $RT create --bundle /tmp/b/$R-badslice $R-badslice </dev/null >/tmp/$R-bad.out 2>&1
   yes_if "$R: a bad slice is refused" '[ $? -ne 0 ] && grep -q "slice" /tmp/$R-bad.out' "$(cat /tmp/$R-bad.out)"
-  yes_if "$R: a bad slice leaves nothing" '! $RT state $R-badslice >/dev/null 2>&1 && ! systemctl list-units --all --no-legend | grep -q oxt-$R-bad' "left over"
+  yes_if "$R: a bad slice leaves nothing" '! $RT state $R-badslice >/dev/null 2>&1 && [ -z "$(ls /run/rt-$R 2>/dev/null | grep badslice)" ]' "left over"
 
   # The default cgroupsPath: system.slice:<runtime>:<id> (prefix differs: runc uses "runc").
   bundle $R default
   $RT run -d --bundle /tmp/b/$R-default $R-def </dev/null >/tmp/$R-def.out 2>&1
   pid=$($RT state $R-def | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
-  check "$R: default unit" "0::/system.slice/$R-$R-def.scope" "$(cat /proc/$pid/cgroup)"
+  check "$R: default unit" "0::/system.slice/$R-$R-def.scope " "$(cat /proc/$pid/cgroup 2>&1) $(cat /tmp/$R-def.out)"
   $RT delete -f $R-def
   yes_if "$R: delete -f removes the default unit" 'wait_for "no_unit $R-$R-def.scope"' "$(prop $R-$R-def.scope LoadState)"
 done

@@ -52,20 +52,17 @@ pub fn unavailable() -> Option<String> {
 
 /// The .ko files (in load order) for 9p over virtio and overlayfs; built-ins need none.
 fn modules(ver: &str) -> Vec<PathBuf> {
-    let out = Command::new("modprobe")
-        .args([
-            "-S",
-            ver,
-            "--show-depends",
-            "virtio_pci",
-            "9pnet_virtio",
-            "9p",
-            "overlay",
-        ])
-        .output()
-        .expect("modprobe --show-depends (package kmod)");
+    let mut text = String::new();
+    // One module per call (further words would be module parameters).
+    for m in ["virtio_pci", "9pnet_virtio", "9p", "overlay"] {
+        let out = Command::new("modprobe")
+            .args(["-S", ver, "--show-depends", m])
+            .output()
+            .expect("modprobe --show-depends (package kmod)");
+        text.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
     let mut seen = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    for line in text.lines() {
         if let Some(p) = line.strip_prefix("insmod ") {
             let p = PathBuf::from(p.trim());
             if !seen.contains(&p) {
