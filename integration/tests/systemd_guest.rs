@@ -17,7 +17,7 @@ use oxirun_integration::{guest, json, oxirun_bin, Container, Value};
 const TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The guest's script; `$1`-style helpers print TAP-like lines.
-const SCRIPT: &str = r#"#!/bin/sh
+const SCRIPT: &str = r##"#!/bin/sh
 T=/oxirun-test
 echo "GUEST-START pid1=$(cat /proc/1/comm)"
 n=0; fails=0
@@ -113,7 +113,7 @@ for R in runc oxirun; do
   yes_if "$R: delete -f removes the default unit" 'wait_for "no_unit $R-$R-def.scope"' "$(prop $R-$R-def.scope LoadState)"
 done
 echo "GUEST-DONE fails=$fails"
-"#;
+"##;
 
 /// Every scenario the guest must report `ok`, for each runtime.
 const PER_RUNTIME: &[&str] = &[
