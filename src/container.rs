@@ -211,7 +211,9 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
     let no_resources = oci_spec::runtime::LinuxResources::default();
     let resources_given = linux.and_then(|l| l.resources().as_ref());
     let resources = resources_given.unwrap_or(&no_resources);
-    if !opts.no_cgroups {
+    // Under systemd the unit's directory (and the controllers systemd enables for it) only
+    // exists once the unit does: checked then, before anything is written.
+    if !opts.no_cgroups && unit.is_none() {
         cgroup.validate_resources(resources)?;
     }
     let unit_props = match &unit {
@@ -303,6 +305,7 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         if unit_cgroup.frozen_by_anyone() {
             bail!("container's cgroup unexpectedly frozen");
         }
+        unit_cgroup.validate_resources(resources)?;
         unit_cgroup.apply(resources)
     };
     let result = (|| -> Result<Created> {
