@@ -34,7 +34,7 @@ pv() { sed -n "s/^$1=//p" /tmp/props; }
 no_unit() { [ "$(prop $1 LoadState)" = not-found ]; }
 mkdir -p /tmp/rootfs/bin /tmp/rootfs/proc /tmp/rootfs/dev /tmp/rootfs/sys /tmp/rootfs/tmp
 cp /bin/busybox /tmp/rootfs/bin/
-for a in sh sleep cat true; do ln -s busybox /tmp/rootfs/bin/$a; done
+for a in sh sleep cat true echo; do ln -s busybox /tmp/rootfs/bin/$a; done
 bundle() { # runtime scenario
   mkdir -p /tmp/b/$1-$2; sed "s/@RT@/$1/g" $T/$2.json > /tmp/b/$1-$2/config.json
   cp -a /tmp/rootfs /tmp/b/$1-$2/rootfs
@@ -74,6 +74,8 @@ for R in runc oxirun; do
   $RT start $R-res
   yes_if "$R: state running" 'wait_for "$RT state $R-res | grep -q running"' "$($RT state $R-res)"
   yes_if "$R: ps lists the init" '$RT ps $R-res | grep -q " $pid "' "$($RT ps $R-res)"
+  $RT exec -d $R-res sleep 100
+  yes_if "$R: exec joins the unit's cgroup" '[ "$(wc -l < $D/cgroup.procs)" = 2 ]' "$(cat $D/cgroup.procs)"
   $RT update --memory 67108864 --pids-limit 50 $R-res >/tmp/$R-upd.out 2>&1 || echo "# update: $(cat /tmp/$R-upd.out)"
   check "$R: update MemoryMax" 67108864 "$(prop $U MemoryMax)"
   check "$R: update memory.max" 67108864 "$(cat $D/memory.max)"
@@ -111,6 +113,12 @@ for R in runc oxirun; do
   yes_if "$R: default unit" '[ "$(cat /proc/$pid/cgroup)" = "0::/system.slice/$R-$R-def.scope" ]' "$(cat /proc/$pid/cgroup 2>&1) $(cat /tmp/$R-def.out)"
   $RT delete -f $R-def
   yes_if "$R: delete -f removes the default unit" 'wait_for "no_unit $R-$R-def.scope"' "$(prop $R-$R-def.scope LoadState)"
+
+  # A foreground run: the unit goes away with the container.
+  bundle $R fg
+  out=$($RT run --bundle /tmp/b/$R-fg $R-fg </dev/null 2>/tmp/$R-fg.err)
+  check "$R: foreground run" "fg-ok rc=0" "$out rc=$?"
+  yes_if "$R: foreground run leaves no unit" 'wait_for "no_unit oxt-$R-fg.scope"' "$(prop oxt-$R-fg.scope LoadState) $(cat /tmp/$R-fg.err)"
 done
 echo "GUEST-DONE fails=$fails"
 "##;
@@ -136,6 +144,7 @@ const PER_RUNTIME: &[&str] = &[
     "annotation property CollectMode",
     "state running",
     "ps lists the init",
+    "exec joins the unit's cgroup",
     "update MemoryMax",
     "update memory.max",
     "update pids.max",
@@ -152,6 +161,8 @@ const PER_RUNTIME: &[&str] = &[
     "a bad slice leaves nothing",
     "default unit",
     "delete -f removes the default unit",
+    "foreground run",
+    "foreground run leaves no unit",
 ];
 
 fn base_spec(dir: &TestDir) -> Value {
@@ -191,7 +202,11 @@ fn configs(base: &Value) -> Vec<(&'static str, Value)> {
     if let Some(l) = default["linux"].as_object_mut() {
         l.remove("cgroupsPath");
     }
+    let mut fg = base.clone();
+    fg["linux"]["cgroupsPath"] = json!("oxtest-guest.slice:oxt:@RT@-fg");
+    fg["process"]["args"] = json!(["echo", "fg-ok"]);
     vec![
+        ("fg", fg),
         ("res", res),
         ("fail", fail),
         ("badslice", bad),

@@ -8,7 +8,8 @@
 //! * absent or empty: `/oxirun/<id>` (absolute). runc uses a relative `<id>`, which would nest
 //!   containers inside whatever cgroup the caller happens to run in.
 //!
-//! Rejected: `..` components, systemd `slice:prefix:name` paths, and paths naming the hierarchy
+//! Rejected: `..` components, systemd `slice:prefix:name` paths (those are for the systemd
+//! driver, `systemd::slice`), and paths naming the hierarchy
 //! root or the caller's own cgroup (a container needs a cgroup of its own: kill-all and remove
 //! work on the whole directory).
 
