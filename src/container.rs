@@ -287,9 +287,9 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         let Some((u, sd)) = guard.as_mut() else {
             bail!("systemd: no unit to place the init in");
         };
-        sd.start(u, (!u.is_slice()).then_some(pid), unit_props.clone())?;
-        unit_started.set(true);
-        if u.is_slice() {
+        let made = sd.start(u, (!u.is_slice()).then_some(pid), unit_props.clone())?;
+        unit_started.set(made);
+        if u.is_slice() || !made {
             unit_cgroup.add_pid(pid)?;
         } else {
             let want = format!("0::/{}", u.cgroup.display());
@@ -370,7 +370,12 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         let launched = launch::parent::launch(&cfg)?;
         let pid = launched.pid;
         st.pid = pid;
-        st.systemd_unit = unit.borrow().as_ref().map(|(u, _)| u.unit.clone());
+        // Only a unit we made is ours to stop on delete.
+        st.systemd_unit = unit
+            .borrow()
+            .as_ref()
+            .filter(|_| unit_started.get())
+            .map(|(u, _)| u.unit.clone());
         st.shared_rootfs_mount = shared_rootfs_mount();
         st.pid_start = proc_stat(pid)
             .map(|(_, s)| s)

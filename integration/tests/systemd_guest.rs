@@ -114,6 +114,20 @@ for R in runc oxirun; do
   $RT delete -f $R-def
   yes_if "$R: delete -f removes the default unit" 'wait_for "no_unit $R-$R-def.scope"' "$(prop $R-$R-def.scope LoadState)"
 
+  # A unit that exists already is joined, as runc does (two containers, one cgroupsPath).
+  bundle $R dup
+  $RT create --bundle /tmp/b/$R-dup $R-dup1 </dev/null >/tmp/$R-dup1.out 2>&1
+  if $RT create --bundle /tmp/b/$R-dup $R-dup2 </dev/null >/tmp/$R-dup2.out 2>&1; then
+    ok "$R: create into an existing unit"
+  else
+    notok "$R: create into an existing unit" "$(cat /tmp/$R-dup2.out)"
+  fi
+  # runc 1.1 leaves its second init outside the unit's cgroup (one process there); oxirun
+  # moves it in.
+  [ $R = oxirun ] && check "$R: the second init is in the existing unit" 2 "$(wc -l < /sys/fs/cgroup/oxtest.slice/oxtest-guest.slice/oxt-$R-dup.scope/cgroup.procs)"
+  $RT delete -f $R-dup2; $RT delete -f $R-dup1
+  yes_if "$R: the joined unit goes with its containers" 'wait_for "no_unit oxt-$R-dup.scope"' "$(prop oxt-$R-dup.scope LoadState)"
+
   # A foreground run: the unit goes away with the container.
   bundle $R fg
   out=$($RT run --bundle /tmp/b/$R-fg $R-fg </dev/null 2>/tmp/$R-fg.err)
@@ -161,6 +175,8 @@ const PER_RUNTIME: &[&str] = &[
     "a bad slice leaves nothing",
     "default unit",
     "delete -f removes the default unit",
+    "create into an existing unit",
+    "the joined unit goes with its containers",
     "foreground run",
     "foreground run leaves no unit",
 ];
@@ -205,7 +221,10 @@ fn configs(base: &Value) -> Vec<(&'static str, Value)> {
     let mut fg = base.clone();
     fg["linux"]["cgroupsPath"] = json!("oxtest-guest.slice:oxt:@RT@-fg");
     fg["process"]["args"] = json!(["echo", "fg-ok"]);
+    let mut dup = base.clone();
+    dup["linux"]["cgroupsPath"] = json!("oxtest-guest.slice:oxt:@RT@-dup");
     vec![
+        ("dup", dup),
         ("fg", fg),
         ("res", res),
         ("fail", fail),
@@ -258,6 +277,7 @@ fn systemd_driver_in_a_guest_with_systemd_as_pid1() {
     for rt in ["runc", "oxirun"] {
         want.extend(PER_RUNTIME.iter().map(|s| format!("{rt}: {s}")));
     }
+    want.push("oxirun: the second init is in the existing unit".into());
     for w in &want {
         assert!(
             results.iter().any(|(ok, n, _)| *ok && n == w),

@@ -139,7 +139,9 @@ impl Systemd {
     }
 
     /// Create the transient unit of `u` holding `pid` (none for a slice) with `props`.
-    pub fn start(&mut self, u: &UnitPath, pid: Option<i32>, mut props: Vec<Value>) -> Result<()> {
+    /// Returns false when the unit already existed (left as it is, as runc does: the caller
+    /// moves the process into its cgroup, and the unit is not ours to stop).
+    pub fn start(&mut self, u: &UnitPath, pid: Option<i32>, mut props: Vec<Value>) -> Result<bool> {
         let mut base = vec![
             props::prop(
                 "Description",
@@ -175,6 +177,10 @@ impl Systemd {
         );
         let job = match reply {
             Ok(r) => r.first_str().unwrap_or_default().to_string(),
+            Err(e) if format!("{e:#}").contains("org.freedesktop.systemd1.UnitExists") => {
+                crate::debug!("systemd: unit {} exists already: joining it", u.unit);
+                return Ok(false);
+            }
             Err(e) => bail!("{what}: {e:#}"),
         };
         if let Err(e) = self.wait_job(&job, &what) {
@@ -182,7 +188,7 @@ impl Systemd {
             return Err(e);
         }
         crate::debug!("systemd: unit {} started", u.unit);
-        Ok(())
+        Ok(true)
     }
 
     /// Set properties of a running unit (runtime only, as runc).
