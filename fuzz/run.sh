@@ -11,7 +11,7 @@ secs=${1:-60}
 [ $# -gt 0 ] && shift
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here" || exit 2
-targets=${*:-"config_parse mount_options seccomp_compile state_load sync_decode cli_args"}
+targets=${*:-"config_parse mount_options seccomp_compile state_load sync_decode cli_args dbus_message"}
 
 cargo +nightly fuzz build -O >/dev/null 2>build.log || {
     cat build.log >&2

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 
-use crate::cgroups::Cgroup;
+use std::cell::{Cell, RefCell};
+
+use crate::cgroups::{systemd, Cgroup};
 use crate::state::{State, StateDir};
 use crate::{bundle, hooks, launch, logging, sys};
 
@@ -160,9 +162,6 @@ pub fn create(opts: &CreateOpts) -> Result<Created> {
 /// can start the container without reopening and re-reading what it just wrote.
 fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
     bundle::validate_id(&opts.id)?;
-    if opts.systemd_cgroup {
-        bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet");
-    }
     let listen_fds = listen_fds();
     check_preserved_fds(listen_fds + opts.preserve_fds)?;
     let bundle = bundle::load(&opts.bundle)?;
@@ -190,11 +189,20 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
     let cgroups_path = linux
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
+    let mut unit = None;
     let cgroup = if opts.no_cgroups {
         if linux.and_then(|l| l.resources().as_ref()).is_some() {
             logging::debug("--cgroup-manager=disabled: linux.resources ignored");
         }
         Cgroup::default()
+    } else if opts.systemd_cgroup {
+        let u = systemd::slice::parse(cgroups_path.as_deref(), &opts.id).map_err(|e| anyhow!(e))?;
+        let sd = systemd::Systemd::connect(opts.rootless)?;
+        let dir = systemd::cgroup_dir(&u)?;
+        unit = Some((u, sd));
+        Cgroup {
+            dirs: vec![(String::new(), dir)],
+        }
     } else {
         Cgroup::resolve(cgroups_path.as_deref(), &opts.id)?
     };
@@ -203,9 +211,23 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
     let no_resources = oci_spec::runtime::LinuxResources::default();
     let resources_given = linux.and_then(|l| l.resources().as_ref());
     let resources = resources_given.unwrap_or(&no_resources);
-    if !opts.no_cgroups {
+    // Under systemd the unit's directory (and the controllers systemd enables for it) only
+    // exists once the unit does: checked then, before anything is written.
+    if !opts.no_cgroups && unit.is_none() {
         cgroup.validate_resources(resources)?;
     }
+    let unit_props = match &unit {
+        Some(_) => {
+            let annotations = bundle.spec.annotations().clone().unwrap_or_default();
+            let mut p = systemd::props::resources(resources).map_err(|e| anyhow!(e))?;
+            p.extend(
+                systemd::props::annotations(&annotations.into_iter().collect())
+                    .map_err(|e| anyhow!(e))?,
+            );
+            p
+        }
+        None => Vec::new(),
+    };
     let pid_file = opts
         .pid_file
         .as_ref()
@@ -238,6 +260,7 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         cgroup,
         systemd_cgroup: opts.systemd_cgroup,
         rootless: opts.rootless,
+        systemd_unit: None,
         shared_rootfs_mount: None,
         config: bundle.spec.clone(),
     };
@@ -254,10 +277,42 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
             .filter(|id| Some(*id) != rootfs_mount_before)
     };
     let cgroup_existed = st.cgroup.exists();
+    // The systemd driver places the init itself: the unit is made with it (and the files
+    // systemd does not manage written) before the init goes on.
+    let unit_cgroup = st.cgroup.clone();
+    let unit = RefCell::new(unit);
+    let unit_started = Cell::new(false);
+    let place_in_unit = |pid: i32| -> Result<()> {
+        let mut guard = unit.borrow_mut();
+        let Some((u, sd)) = guard.as_mut() else {
+            bail!("systemd: no unit to place the init in");
+        };
+        let made = sd.start(u, (!u.is_slice()).then_some(pid), unit_props.clone())?;
+        unit_started.set(made);
+        if u.is_slice() || !made {
+            unit_cgroup.add_pid(pid)?;
+        } else {
+            let want = format!("0::/{}", u.cgroup.display());
+            let seen = sys::read_small(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+            if seen.trim_end() != want {
+                bail!(
+                    "systemd: unit {} started, but the init is in cgroup {:?}, not {want:?}",
+                    u.unit,
+                    seen.trim_end()
+                );
+            }
+        }
+        if unit_cgroup.frozen_by_anyone() {
+            bail!("container's cgroup unexpectedly frozen");
+        }
+        unit_cgroup.validate_resources(resources)?;
+        unit_cgroup.apply(resources)
+    };
     let result = (|| -> Result<Created> {
         // Saved before anything exists, so `delete --force` can clean up a half-made container.
         sdir.save(&st)?;
         match st.cgroup.create() {
+            _ if unit.borrow().is_some() => {}
             Ok(()) if opts.no_cgroups => {}
             // The init would freeze on entering it and never report back (runc refuses too).
             Ok(()) if st.cgroup.frozen_by_anyone() => {
@@ -297,6 +352,10 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
             spec: &bundle.spec,
             rootfs: &bundle.rootfs,
             cgroup: &st.cgroup,
+            place: unit
+                .borrow()
+                .is_some()
+                .then_some(&place_in_unit as &dyn Fn(i32) -> Result<()>),
             gate: gate
                 .as_ref()
                 .map_or(launch::Gate::Sync, launch::Gate::Socket),
@@ -311,6 +370,12 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         let launched = launch::parent::launch(&cfg)?;
         let pid = launched.pid;
         st.pid = pid;
+        // Only a unit we made is ours to stop on delete.
+        st.systemd_unit = unit
+            .borrow()
+            .as_ref()
+            .filter(|_| unit_started.get())
+            .map(|(u, _)| u.unit.clone());
         st.shared_rootfs_mount = shared_rootfs_mount();
         st.pid_start = proc_stat(pid)
             .map(|(_, s)| s)
@@ -335,6 +400,10 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
             }
             if let Some(id) = shared_rootfs_mount() {
                 let _ = crate::rootfs::detach_shared(&bundle.rootfs, id);
+            }
+            // A failed create leaves no unit behind, not even a failed one.
+            if let (true, Some((u, sd))) = (unit_started.get(), unit.borrow_mut().as_mut()) {
+                sd.stop(&u.unit);
             }
             if !cgroup_existed {
                 let _ = st.cgroup.remove();
@@ -529,6 +598,12 @@ fn kill_and_wait(st: &State) -> Result<()> {
 fn destroy(sdir: StateDir, st: &State) -> Result<()> {
     if !st.cgroup.pids().unwrap_or_default().is_empty() {
         let _ = st.cgroup.kill_all(libc::SIGKILL);
+    }
+    if let Some(unit) = &st.systemd_unit {
+        match systemd::Systemd::connect(st.rootless) {
+            Ok(mut sd) => sd.stop(unit),
+            Err(e) => logging::warn(&format!("delete: unit {unit} not stopped: {e:#}")),
+        }
     }
     st.cgroup.remove()?;
     if let Some(id) = st.shared_rootfs_mount {

@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod cgroups;
 pub mod cli;
 pub mod container;
+pub mod dbus;
 pub mod features;
 pub mod hooks;
 pub mod launch;

@@ -45,6 +45,10 @@ pub struct State {
     pub systemd_cgroup: bool,
     #[serde(default)]
     pub rootless: bool,
+    /// The transient unit systemd made for the container (`--systemd-cgroup`), which
+    /// `delete` stops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
     /// A container without a mount namespace of its own: the mount id of its rootfs bind in
     /// the runtime's mount table, which `delete` detaches.
     #[serde(default, skip_serializing_if = "Option::is_none")]

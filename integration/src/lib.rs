@@ -8,6 +8,7 @@
 //!   `Drop` force-deletes, reaps, removes cgroups and the temp dir, even after a panic.
 //! * [`checks`]: parsers for what tests observe (mountinfo, /proc/self/status, caps) and the leak
 //!   checks used after a failed command.
+//! * [`guest`]: a QEMU guest with systemd as PID 1 (pure cgroup v2) running a test script.
 //! * [`impostor`]: spawning a process with a chosen pid (clone3 `set_tid`) for the pid-reuse test.
 //! * [`qemu`]: initramfs QEMU guests (pure cgroup v2, LSMs): pack, boot, read the TAP console.
 //!
@@ -21,6 +22,7 @@ pub mod confcheck;
 pub mod container;
 pub mod cprog;
 pub mod differential;
+pub mod guest;
 pub mod impostor;
 pub mod noopenat2;
 pub mod qemu;

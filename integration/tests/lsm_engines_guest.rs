@@ -1,7 +1,7 @@
 //! The engines' own AppArmor profiles, end to end, in a guest where AppArmor is on: podman's
 //! `containers-default-*` and Docker's `docker-default`, each generated and loaded by the
 //! engine itself (Debian's podman 4.3 and docker.io 20.10), with runc first and then oxirun
-//! as the runtime. The guest is this machine's own `/` under systemd (`qemu::HostRoot`);
+//! as the runtime. The guest is this machine's own `/` under systemd (`oxirun_integration::guest`);
 //! AppArmor is Debian's kernel's default LSM.
 //!
 //! Per engine and runtime: the container's `/proc/self/attr/current` names the engine's
@@ -13,10 +13,12 @@
 //! `native.cgroupdriver=cgroupfs` (its default under systemd on cgroup v2 is the systemd
 //! driver) until oxirun has a systemd cgroup driver; both engines with `--network none`. Wall time: see README (about 1.5 min here).
 
+use std::fs;
 use std::process::Command;
 use std::time::Duration;
 
-use oxirun_integration::qemu::{run, static_oxirun, HostRoot, TAP_END, TAP_HELPERS};
+use oxirun_integration::guest;
+use oxirun_integration::qemu::{run, static_oxirun, Console, TAP_END, TAP_HELPERS};
 use oxirun_integration::util::TestDir;
 
 const GUEST_TIMEOUT: Duration = Duration::from_secs(420);
@@ -62,11 +64,11 @@ kill $(cat /run/docker-t.pid) 2>/dev/null
 
 #[test]
 fn engines_apparmor_profiles_in_a_qemu_guest() {
-    let dir = TestDir::new("qemu-lsm-engines");
-    let Some(guest) = HostRoot::new(&dir) else {
-        eprintln!("SKIP engines_apparmor_profiles_in_a_qemu_guest: no kernel image or modules");
+    if let Some(why) = guest::unavailable() {
+        eprintln!("SKIP engines_apparmor_profiles_in_a_qemu_guest: {why}");
         return;
-    };
+    }
+    let dir = TestDir::new("qemu-lsm-engines");
     let rootfs = dir.join("rootfs");
     oxirun_integration::rootfs::copy_to(&rootfs);
     let tar = dir.join("rootfs.tar");
@@ -79,16 +81,19 @@ fn engines_apparmor_profiles_in_a_qemu_guest() {
             .arg("."),
         "tar the busybox rootfs",
     );
-    guest
-        .stage_file("oxirun-test/rootfs.tar", &tar, 0o644)
-        .stage_file("oxirun-test/oxirun", &static_oxirun(), 0o755);
-    let console = guest.systemd(
+    let files = [
+        ("rootfs.tar", fs::read(&tar).unwrap(), false),
+        ("oxirun", fs::read(static_oxirun()).unwrap(), true),
+    ];
+    let run = guest::boot(
+        &dir.path,
+        &files,
         &format!("{TAP_HELPERS}{SCRIPT}{TAP_END}"),
-        "",
-        2048,
-        &dir.join("console.log"),
         GUEST_TIMEOUT,
     );
+    eprintln!("guest ran {:?}; console:\n{}", run.wall, run.console);
+    assert!(!run.timed_out, "guest timed out after {GUEST_TIMEOUT:?}");
+    let console = Console { text: run.console };
     let mut expected = vec![
         "apparmor is on".to_string(),
         "podman: image imported".into(),

@@ -15,6 +15,7 @@
 //! | `stats` | runc's `events` stats object, the OOM counter |
 //! | `events` | the `events` loop (stats every interval, `oom`), Go durations |
 //! | `update` | `oxirun update`: merge into the saved resources, apply live, save |
+//! | `systemd` | the systemd driver: `slice:prefix:name`, transient units, unit properties |
 //! | `files` | reading/writing control files with one-line "cgroup <dir>: <file>: <reason>" errors |
 //!
 //! Host modes: pure v2 (one cgroup2 mount), hybrid (every v1 hierarchy, named ones such as
@@ -31,6 +32,7 @@ pub mod mountinfo;
 mod path;
 mod resources;
 pub mod stats;
+pub mod systemd;
 pub mod update;
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //! * absent or empty: `/oxirun/<id>` (absolute). runc uses a relative `<id>`, which would nest
 //!   containers inside whatever cgroup the caller happens to run in.
 //!
-//! Rejected: `..` components, systemd `slice:prefix:name` paths, and paths naming the hierarchy
+//! Rejected: `..` components, systemd `slice:prefix:name` paths (those are for the systemd
+//! driver, `systemd::slice`), and paths naming the hierarchy
 //! root or the caller's own cgroup (a container needs a cgroup of its own: kill-all and remove
 //! work on the whole directory).
 
@@ -33,7 +34,7 @@ pub fn resolve(
         Some(p) => {
             if !p.starts_with('/') && p.matches(':').count() == 2 {
                 return Err(format!(
-                    "linux.cgroupsPath {p:?}: systemd cgroup paths need --systemd-cgroup (not supported yet)"
+                    "linux.cgroupsPath {p:?}: systemd cgroup paths need --systemd-cgroup"
                 ));
             }
             (p.starts_with('/'), components(p)?)
@@ -231,7 +232,7 @@ mod tests {
         }
         let e = resolve(&hybrid(), Some("system.slice:docker:abc"), "abc").unwrap_err();
         assert!(
-            e.contains("systemd cgroup paths need --systemd-cgroup (not supported yet)"),
+            e.contains("systemd cgroup paths need --systemd-cgroup"),
             "{e}"
         );
         for p in ["/", ".", "//", "./"] {

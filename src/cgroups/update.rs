@@ -100,6 +100,12 @@ pub fn update(root: &Path, id: &str, new: &LinuxResources) -> Result<()> {
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
     let (merged, live) = plan(&saved, new)?;
+    if let Some(unit) = &st.systemd_unit {
+        // runc's order: the unit's properties first (systemd would otherwise write its old
+        // values back), then the files.
+        let props = super::systemd::props::resources(&live).map_err(|e| anyhow!(e))?;
+        super::systemd::Systemd::connect(st.rootless)?.set(unit, props)?;
+    }
     st.cgroup.update_resources(&live)?;
     let mut linux = st.config.linux().clone().unwrap_or_default();
     linux.set_resources(Some(merged));

@@ -48,7 +48,7 @@ pub struct Cli {
     /// Enable debug logging
     #[arg(long)]
     debug: bool,
-    /// Use the systemd cgroup driver (not supported yet: create refuses it)
+    /// Use the systemd cgroup driver (transient units; cgroupsPath is slice:prefix:name)
     #[arg(long = "systemd-cgroup")]
     systemd_cgroup: bool,
     /// cgroup manager (crun's flag): cgroupfs (default), systemd (= --systemd-cgroup) or

@@ -41,6 +41,9 @@ pub struct Config<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
     pub cgroup: &'a Cgroup,
+    /// Places the cloned init (host pid) in its cgroup instead of a move into `cgroup`: the
+    /// systemd driver, whose unit (and so directory) only exists once it holds the init.
+    pub place: Option<&'a dyn Fn(i32) -> anyhow::Result<()>>,
     pub gate: Gate<'a>,
     pub seccomp: Option<&'a oxirun_seccomp::Program>,
     /// process.terminal: allocate a pty in the container.

@@ -30,8 +30,14 @@ pub fn launch(cfg: &Config) -> Result<Launched> {
     let _detached = crate::rootfs::detached::prepare(cfg.spec)?;
     crate::process::supported();
     let runtime = nix::unistd::getpid();
-    let (forked, placed) =
-        super::clone_in_cgroup(cfg.cgroup, plan.clone_flags.bits(), "container init")?;
+    let (forked, placed) = match cfg.place {
+        None => super::clone_in_cgroup(cfg.cgroup, plan.clone_flags.bits(), "container init")?,
+        Some(_) => (
+            crate::sys::process::clone_fork(plan.clone_flags.bits())
+                .map_err(|e| anyhow!("clone the container init: {e}"))?,
+            false,
+        ),
+    };
     match forked {
         Forked::Child => {
             drop(parent_end);
@@ -68,8 +74,10 @@ fn drive(
     console: &mut Option<OwnedFd>,
     sync_fd: &OwnedFd,
 ) -> Result<i32> {
-    if !placed {
-        cfg.cgroup.add_pid(child)?;
+    match cfg.place {
+        Some(place) => place(child)?,
+        None if !placed => cfg.cgroup.add_pid(child)?,
+        None => {}
     }
     crate::debug!("create: init {child} cloned, in its cgroup");
     if plan.new_user {

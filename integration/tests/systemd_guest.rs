@@ -1,0 +1,328 @@
+//! The systemd cgroup driver (`--systemd-cgroup`), checked in a QEMU guest with systemd as
+//! PID 1 and pure cgroup v2 (see `oxirun_integration::guest`), runc first and then oxirun on
+//! the same scenarios: the lifecycle; resources seen through `systemctl show` and in the
+//! unit's cgroup files; an `org.systemd.property.*` annotation; `update`; pause/resume;
+//! `ps`; `kill --all`; `delete` removing the unit; a failed create leaving no unit (not even a
+//! failed one); a bad slice refused. Plus, on this host (no systemd), the refusal.
+//!
+//! Skipped (with the reason printed) when no kernel, systemd or qemu is installed.
+
+use std::fs;
+use std::time::Duration;
+
+use oxirun_integration::checks::assert_nothing_left;
+use oxirun_integration::qemu::TAP_HELPERS;
+use oxirun_integration::util::TestDir;
+use oxirun_integration::{guest, json, oxirun_bin, Container, Value};
+
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The guest's script; `$1`-style helpers print TAP-like lines.
+/// The scenarios; the TAP helpers (`ok`, `check`, `yes_if`, `wait_for`) come first.
+const SCRIPT: &str = r##"
+T=/oxirun-test
+echo "pid1=$(cat /proc/1/comm)"
+prop() { systemctl show -p "$2" --value "$1"; }
+# One systemctl call for many properties (each call costs under TCG).
+snap() { systemctl show -p "$2" "$1" > /tmp/props; }
+pv() { sed -n "s/^$1=//p" /tmp/props; }
+# Not even a failed unit: a failed one stays loaded.
+no_unit() { [ "$(prop $1 LoadState)" = not-found ]; }
+mkdir -p /tmp/rootfs/bin /tmp/rootfs/proc /tmp/rootfs/dev /tmp/rootfs/sys /tmp/rootfs/tmp
+cp /bin/busybox /tmp/rootfs/bin/
+for a in sh sleep cat true echo; do ln -s busybox /tmp/rootfs/bin/$a; done
+bundle() { # runtime scenario
+  mkdir -p /tmp/b/$1-$2; sed "s/@RT@/$1/g" $T/$2.json > /tmp/b/$1-$2/config.json
+  cp -a /tmp/rootfs /tmp/b/$1-$2/rootfs
+}
+yes_if "systemd is PID 1" '[ "$(cat /proc/1/comm)" = systemd ]' "$(cat /proc/1/comm)"
+yes_if "pure v2 host" '[ -e /sys/fs/cgroup/cgroup.subtree_control ] && ! grep -q " cgroup " /proc/mounts' "$(grep cgroup /proc/mounts)"
+
+for R in runc oxirun; do
+  RT="$R --root /run/rt-$R --systemd-cgroup"
+  [ $R = oxirun ] && RT="$T/oxirun --root /run/rt-$R --systemd-cgroup"
+  U=oxt-$R-res.scope
+  D=/sys/fs/cgroup/oxtest.slice/oxtest-guest.slice/$U
+  bundle $R res
+  if $RT create --bundle /tmp/b/$R-res $R-res </dev/null >/tmp/$R-res.out 2>&1; then
+    ok "$R: create"
+  else
+    notok "$R: create" "$(cat /tmp/$R-res.out | tr '\n' ' ')"
+  fi
+  pid=$($RT state $R-res | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+  snap $U ActiveState,Slice,Delegate,MemoryMax,MemoryLow,MemorySwapMax,TasksMax,CPUWeight,CPUQuotaPerSecUSec,AllowedCPUs,CollectMode
+  check "$R: unit active" active "$(pv ActiveState)"
+  check "$R: init in the unit's cgroup (nested slices)" "0::/oxtest.slice/oxtest-guest.slice/$U" "$(cat /proc/$pid/cgroup)"
+  check "$R: unit slice" oxtest-guest.slice "$(pv Slice)"
+  check "$R: Delegate" yes "$(pv Delegate)"
+  check "$R: MemoryMax" 33554432 "$(pv MemoryMax)"
+  check "$R: memory.max" 33554432 "$(cat $D/memory.max)"
+  check "$R: MemoryLow" 16777216 "$(pv MemoryLow)"
+  check "$R: memory.low" 16777216 "$(cat $D/memory.low)"
+  check "$R: MemorySwapMax" 16777216 "$(pv MemorySwapMax)"
+  check "$R: TasksMax" 42 "$(pv TasksMax)"
+  check "$R: pids.max" 42 "$(cat $D/pids.max)"
+  # 1024 shares: runc 1.1's linear mapping gives 39; oxirun maps as runc 1.3 and crun do (100),
+  # the same in the unit and in the file, so systemd never rewrites the file to another value.
+  W=39; [ $R = oxirun ] && W=100
+  check "$R: CPUWeight" $W "$(pv CPUWeight)"
+  check "$R: cpu.weight as the unit's CPUWeight" $W "$(cat $D/cpu.weight)"
+  check "$R: CPUQuotaPerSecUSec" 500ms "$(pv CPUQuotaPerSecUSec)"
+  check "$R: cpu.max" "50000 100000" "$(cat $D/cpu.max)"
+  check "$R: AllowedCPUs" 0 "$(pv AllowedCPUs)"
+  check "$R: annotation property CollectMode" inactive-or-failed "$(pv CollectMode)"
+  $RT start $R-res
+  yes_if "$R: state running" 'wait_for "$RT state $R-res | grep -q running"' "$($RT state $R-res)"
+  yes_if "$R: ps lists the init" '$RT ps $R-res | grep -q " $pid "' "$($RT ps $R-res)"
+  $RT exec -d $R-res sleep 100
+  yes_if "$R: exec joins the unit's cgroup" '[ "$(wc -l < $D/cgroup.procs)" = 2 ]' "$(cat $D/cgroup.procs)"
+  $RT update --memory 67108864 --pids-limit 50 $R-res >/tmp/$R-upd.out 2>&1 || echo "# update: $(cat /tmp/$R-upd.out)"
+  check "$R: update MemoryMax" 67108864 "$(prop $U MemoryMax)"
+  check "$R: update memory.max" 67108864 "$(cat $D/memory.max)"
+  check "$R: update pids.max" 50 "$(cat $D/pids.max)"
+  $RT pause $R-res
+  check "$R: pause cgroup.freeze" 1 "$(cat $D/cgroup.freeze)"
+  yes_if "$R: state paused" '$RT state $R-res | grep -q paused' "$($RT state $R-res)"
+  $RT resume $R-res
+  check "$R: resume cgroup.freeze" 0 "$(cat $D/cgroup.freeze)"
+  $RT kill --all $R-res KILL
+  yes_if "$R: kill --all stops it" 'wait_for "$RT state $R-res | grep -q stopped"' "$($RT state $R-res)"
+  $RT delete $R-res
+  yes_if "$R: delete removes the unit" 'wait_for "no_unit $U"' "$(prop $U LoadState)"
+  yes_if "$R: delete removes the cgroup" '[ ! -e $D ]' "$(ls $D)"
+
+  # A create failing after the unit exists (a bind mount of a missing source).
+  bundle $R fail
+  if $RT create --bundle /tmp/b/$R-fail $R-fail </dev/null >/tmp/$R-fail.out 2>&1; then
+    notok "$R: failing create fails" "it succeeded"
+  else
+    ok "$R: failing create fails"
+  fi
+  yes_if "$R: a failed create leaves no unit" 'wait_for "no_unit oxt-$R-fail.scope"' "$(prop oxt-$R-fail.scope LoadState)"
+  yes_if "$R: a failed create leaves no container" '! $RT state $R-fail >/dev/null 2>&1' "$($RT state $R-fail)"
+
+  bundle $R badslice
+  $RT create --bundle /tmp/b/$R-badslice $R-badslice </dev/null >/tmp/$R-bad.out 2>&1
+  yes_if "$R: a bad slice is refused" '[ $? -ne 0 ] && grep -q "slice" /tmp/$R-bad.out' "$(cat /tmp/$R-bad.out)"
+  yes_if "$R: a bad slice leaves nothing" '! $RT state $R-badslice >/dev/null 2>&1 && [ -z "$(ls /run/rt-$R 2>/dev/null | grep badslice)" ]' "left over"
+
+  # The default cgroupsPath: system.slice:<runtime>:<id> (prefix differs: runc uses "runc").
+  bundle $R default
+  $RT run -d --bundle /tmp/b/$R-default $R-def </dev/null >/tmp/$R-def.out 2>&1
+  pid=$($RT state $R-def | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+  yes_if "$R: default unit" '[ "$(cat /proc/$pid/cgroup)" = "0::/system.slice/$R-$R-def.scope" ]' "$(cat /proc/$pid/cgroup 2>&1) $(cat /tmp/$R-def.out)"
+  $RT delete -f $R-def
+  yes_if "$R: delete -f removes the default unit" 'wait_for "no_unit $R-$R-def.scope"' "$(prop $R-$R-def.scope LoadState)"
+
+  # A unit that exists already is joined, as runc does (two containers, one cgroupsPath).
+  bundle $R dup
+  $RT create --bundle /tmp/b/$R-dup $R-dup1 </dev/null >/tmp/$R-dup1.out 2>&1
+  if $RT create --bundle /tmp/b/$R-dup $R-dup2 </dev/null >/tmp/$R-dup2.out 2>&1; then
+    ok "$R: create into an existing unit"
+  else
+    notok "$R: create into an existing unit" "$(cat /tmp/$R-dup2.out)"
+  fi
+  # runc 1.1 leaves its second init outside the unit's cgroup (one process there); oxirun
+  # moves it in.
+  [ $R = oxirun ] && check "$R: the second init is in the existing unit" 2 "$(wc -l < /sys/fs/cgroup/oxtest.slice/oxtest-guest.slice/oxt-$R-dup.scope/cgroup.procs)"
+  $RT delete -f $R-dup2; $RT delete -f $R-dup1
+  yes_if "$R: the joined unit goes with its containers" 'wait_for "no_unit oxt-$R-dup.scope"' "$(prop oxt-$R-dup.scope LoadState)"
+
+  # A foreground run: the unit goes away with the container.
+  bundle $R fg
+  out=$($RT run --bundle /tmp/b/$R-fg $R-fg </dev/null 2>/tmp/$R-fg.err)
+  check "$R: foreground run" "fg-ok rc=0" "$out rc=$?"
+  yes_if "$R: foreground run leaves no unit" 'wait_for "no_unit oxt-$R-fg.scope"' "$(prop oxt-$R-fg.scope LoadState) $(cat /tmp/$R-fg.err)"
+done
+echo "GUEST-DONE fails=$fails"
+"##;
+
+/// Every scenario the guest must report `ok`, for each runtime.
+const PER_RUNTIME: &[&str] = &[
+    "create",
+    "unit active",
+    "init in the unit's cgroup (nested slices)",
+    "unit slice",
+    "Delegate",
+    "MemoryMax",
+    "memory.max",
+    "MemoryLow",
+    "memory.low",
+    "MemorySwapMax",
+    "TasksMax",
+    "pids.max",
+    "CPUWeight",
+    "CPUQuotaPerSecUSec",
+    "cpu.max",
+    "AllowedCPUs",
+    "annotation property CollectMode",
+    "state running",
+    "ps lists the init",
+    "exec joins the unit's cgroup",
+    "update MemoryMax",
+    "update memory.max",
+    "update pids.max",
+    "pause cgroup.freeze",
+    "state paused",
+    "resume cgroup.freeze",
+    "kill --all stops it",
+    "delete removes the unit",
+    "delete removes the cgroup",
+    "failing create fails",
+    "a failed create leaves no unit",
+    "a failed create leaves no container",
+    "a bad slice is refused",
+    "a bad slice leaves nothing",
+    "default unit",
+    "delete -f removes the default unit",
+    "create into an existing unit",
+    "the joined unit goes with its containers",
+    "foreground run",
+    "foreground run leaves no unit",
+];
+
+fn base_spec(dir: &TestDir) -> Value {
+    let spec_dir = dir.join("spec");
+    fs::create_dir_all(&spec_dir).unwrap();
+    let st = std::process::Command::new(oxirun_bin())
+        .arg("spec")
+        .current_dir(&spec_dir)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut c: Value =
+        serde_json::from_slice(&fs::read(spec_dir.join("config.json")).unwrap()).unwrap();
+    c["process"]["terminal"] = json!(false);
+    c["process"]["args"] = json!(["sleep", "1000"]);
+    c
+}
+
+fn configs(base: &Value) -> Vec<(&'static str, Value)> {
+    let mut res = base.clone();
+    res["linux"]["cgroupsPath"] = json!("oxtest-guest.slice:oxt:@RT@-res");
+    res["annotations"] = json!({"org.systemd.property.CollectMode": "'inactive-or-failed'"});
+    res["linux"]["resources"] = json!({
+        "memory": {"limit": 33554432, "reservation": 16777216, "swap": 50331648},
+        "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "cpus": "0"},
+        "pids": {"limit": 42}
+    });
+    let mut fail = base.clone();
+    fail["linux"]["cgroupsPath"] = json!("oxtest-guest.slice:oxt:@RT@-fail");
+    fail["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/mnt", "type": "bind", "source": "/nonexistent-src", "options": ["bind"]}));
+    let mut bad = base.clone();
+    bad["linux"]["cgroupsPath"] = json!("bad--x.slice:oxt:@RT@-bad");
+    let mut default = base.clone();
+    if let Some(l) = default["linux"].as_object_mut() {
+        l.remove("cgroupsPath");
+    }
+    let mut fg = base.clone();
+    fg["linux"]["cgroupsPath"] = json!("oxtest-guest.slice:oxt:@RT@-fg");
+    fg["process"]["args"] = json!(["echo", "fg-ok"]);
+    let mut dup = base.clone();
+    dup["linux"]["cgroupsPath"] = json!("oxtest-guest.slice:oxt:@RT@-dup");
+    vec![
+        ("dup", dup),
+        ("fg", fg),
+        ("res", res),
+        ("fail", fail),
+        ("badslice", bad),
+        ("default", default),
+    ]
+}
+
+#[test]
+fn systemd_driver_in_a_guest_with_systemd_as_pid1() {
+    if let Some(why) = guest::unavailable() {
+        eprintln!("SKIP systemd_driver_in_a_guest_with_systemd_as_pid1: {why}");
+        return;
+    }
+    let dir = TestDir::new("systemd-guest");
+    let base = base_spec(&dir);
+    let mut files: Vec<(&str, Vec<u8>, bool)> = configs(&base)
+        .into_iter()
+        .map(|(n, c)| {
+            let name: &str = Box::leak(format!("{n}.json").into_boxed_str());
+            (name, serde_json::to_vec_pretty(&c).unwrap(), false)
+        })
+        .collect();
+    // The guest's root is this machine's: the dynamically linked debug build runs there.
+    files.push(("oxirun", fs::read(oxirun_bin()).unwrap(), true));
+    let script = format!("{TAP_HELPERS}{SCRIPT}");
+    let run = guest::boot(&dir.path, &files, &script, TIMEOUT);
+    eprintln!(
+        "systemd guest ran {:?}{}; console:\n{}",
+        run.wall,
+        if run.timed_out { " (TIMED OUT)" } else { "" },
+        run.console
+    );
+    assert!(!run.timed_out, "guest timed out after {TIMEOUT:?}");
+    assert!(
+        run.console.contains("GUEST-START"),
+        "the guest script never started"
+    );
+    let results = guest::results(&run.console);
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|(ok, _, _)| !ok)
+        .map(|(_, n, why)| format!("{n}: {why}"))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "failed scenarios:\n{}",
+        failed.join("\n")
+    );
+    let mut want = vec!["systemd is PID 1".to_string(), "pure v2 host".to_string()];
+    for rt in ["runc", "oxirun"] {
+        want.extend(PER_RUNTIME.iter().map(|s| format!("{rt}: {s}")));
+    }
+    want.push("oxirun: the second init is in the existing unit".into());
+    for w in &want {
+        assert!(
+            results.iter().any(|(ok, n, _)| *ok && n == w),
+            "scenario {w:?} did not report ok"
+        );
+    }
+    assert!(
+        run.console.contains("GUEST-DONE fails=0"),
+        "guest did not finish cleanly"
+    );
+}
+
+/// This host has no systemd (PID 1 is not systemd): `--systemd-cgroup` is refused with one
+/// line naming the cause, and nothing is left behind.
+#[test]
+fn systemd_cgroup_without_systemd_is_refused() {
+    if std::path::Path::new("/run/systemd/system").exists() {
+        eprintln!("SKIP systemd_cgroup_without_systemd_is_refused: systemd runs here");
+        return;
+    }
+    let mut c = Container::new("nosd");
+    c.sh("exec sleep 1000");
+    c.set("/linux/cgroupsPath", json!("system.slice:oxt:nosd"));
+    c.write_config();
+    let b = c.bundle.to_string_lossy().into_owned();
+    let id = c.id.clone();
+    for flags in [&["--systemd-cgroup"][..], &["--cgroup-manager=systemd"][..]] {
+        let mut args: Vec<&str> = flags.to_vec();
+        args.extend(["create", "--bundle", &b, &id]);
+        let out = c.rt(&args);
+        assert_eq!(out.code, 1, "{out:#?}");
+        assert!(
+            out.stderr
+                .contains("--systemd-cgroup: systemd is not running"),
+            "{out:#?}"
+        );
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{out:#?}");
+        assert_nothing_left(&c.root, &c.id, &c.bundle);
+    }
+    // A malformed systemd path is named, before systemd is even looked for.
+    c.set("/linux/cgroupsPath", json!("bad--x.slice:p:n"));
+    c.write_config();
+    let out = c.rt(&["--systemd-cgroup", "create", "--bundle", &b, &id]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(out.stderr.contains("bad--x.slice:p:n"), "{out:#?}");
+    assert_nothing_left(&c.root, &c.id, &c.bundle);
+}
