@@ -311,9 +311,11 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
     let result = (|| -> Result<Created> {
         // Saved before anything exists, so `delete --force` can clean up a half-made container.
         sdir.save(&st)?;
-        match st.cgroup.create() {
-            _ if unit.borrow().is_some() => {}
-            Ok(()) if opts.no_cgroups => {}
+        // Under systemd the unit's directory is systemd's to make (with the unit); the
+        // cgroupfs driver makes its own.
+        let own_dirs = unit.borrow().is_none();
+        match if own_dirs { st.cgroup.create() } else { Ok(()) } {
+            Ok(()) if opts.no_cgroups || !own_dirs => {}
             // The init would freeze on entering it and never report back (runc refuses too).
             Ok(()) if st.cgroup.frozen_by_anyone() => {
                 bail!("container's cgroup unexpectedly frozen")

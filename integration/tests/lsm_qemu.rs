@@ -48,10 +48,16 @@ exec_label() {
     echo "create failed: $(cat /tmp/$2.out)"
   fi
 }
-# A create that must fail: sets out and rc (output to a file: a created init would hold a pipe).
-must_fail() {
-  X="$(rt $1)"; bundle $2 $3; $X create --bundle /b/$3 $3 </dev/null >/tmp/$3.out 2>&1; rc=$?
-  out=$(cat /tmp/$3.out); [ $rc -eq 0 ] && $X delete --force $3
+# refused R CONFIG ID WHAT: create must fail (scenario "R: WHAT") and leave nothing behind
+# ("R: and leaves nothing behind"); sets out and rc (output to a file: a created init would
+# hold a pipe).
+refused() {
+  # Globals: yes_if evaluates its condition with its own positional parameters.
+  fr=$1; fid=$3; X="$(rt $fr)"; bundle $2 $fid
+  $X create --bundle /b/$fid $fid </dev/null >/tmp/$fid.out 2>&1; rc=$?
+  out=$(cat /tmp/$fid.out); [ $rc -eq 0 ] && $X delete --force $fid
+  yes_if "$fr: $4" '[ $rc -ne 0 ]' "rc=$rc $out"
+  yes_if "$fr: and leaves nothing behind" 'left_nothing $fr $fid' "$(ls /run/$fr /sys/fs/cgroup/lsm)"
 }
 "#;
 
@@ -66,9 +72,7 @@ for R in runc oxirun; do
   yes_if "$R: the write the profile denies fails" 'echo "$out" | grep -qx "denied-write=refused"' "$out"
   yes_if "$R: other writes work" 'echo "$out" | grep -qx "tmp-write=ok"' "$out"
   check "$R: an exec'd process runs under the profile" "oxirun-test (enforce)" "$(exec_label $R aas-$R)"
-  must_fail $R aa-missing aam-$R
-  yes_if "$R: a profile that is not loaded fails create" '[ $rc -ne 0 ]' "rc=$rc $out"
-  yes_if "$R: and leaves nothing behind" 'left_nothing $R aam-$R' "$(ls /run/$R /sys/fs/cgroup/lsm)"
+  refused $R aa-missing aam-$R "a profile that is not loaded fails create"
 done
 yes_if "oxirun: one line naming the missing profile, exit 1" '[ $rc -eq 1 ] && [ $(echo "$out" | wc -l) -eq 1 ] && echo "$out" | grep -q "no-such-profile"' "rc=$rc $out"
 "#;
@@ -87,9 +91,7 @@ for R in runc oxirun; do
   yes_if "$R: /dev carries the mount label" 'echo "$out" | grep "^dev=" | grep -q "$M"' "$out"
   yes_if "$R: proc carries no mount label" 'echo "$out" | grep "^proc=" | grep -vq "context="' "$out"
   check "$R: an exec'd process has the requested context" "$L" "$(exec_label $R ses-$R)"
-  must_fail $R se-bad seb-$R
-  yes_if "$R: a label the policy does not know fails create" '[ $rc -ne 0 ]' "rc=$rc $out"
-  yes_if "$R: and leaves nothing behind" 'left_nothing $R seb-$R' "$(ls /run/$R /sys/fs/cgroup/lsm)"
+  refused $R se-bad seb-$R "a label the policy does not know fails create"
 done
 yes_if "oxirun: one line naming the field, exit 1" '[ $rc -eq 1 ] && [ $(echo "$out" | wc -l) -eq 1 ] && echo "$out" | grep -q "process.selinuxLabel"' "rc=$rc $out"
 "#;

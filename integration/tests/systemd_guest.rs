@@ -11,7 +11,7 @@ use std::fs;
 use std::time::Duration;
 
 use oxirun_integration::checks::assert_nothing_left;
-use oxirun_integration::qemu::TAP_HELPERS;
+use oxirun_integration::qemu::{spec_config, TAP_HELPERS};
 use oxirun_integration::util::TestDir;
 use oxirun_integration::{guest, json, oxirun_bin, Container, Value};
 
@@ -182,16 +182,7 @@ const PER_RUNTIME: &[&str] = &[
 ];
 
 fn base_spec(dir: &TestDir) -> Value {
-    let spec_dir = dir.join("spec");
-    fs::create_dir_all(&spec_dir).unwrap();
-    let st = std::process::Command::new(oxirun_bin())
-        .arg("spec")
-        .current_dir(&spec_dir)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let mut c: Value =
-        serde_json::from_slice(&fs::read(spec_dir.join("config.json")).unwrap()).unwrap();
+    let mut c = spec_config(dir);
     c["process"]["terminal"] = json!(false);
     c["process"]["args"] = json!(["sleep", "1000"]);
     c

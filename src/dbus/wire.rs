@@ -120,35 +120,23 @@ impl Writer {
         self.buf.push(0);
     }
 
+    /// A fixed-size value, aligned to its size.
+    fn fixed(&mut self, align: usize, bytes: &[u8]) {
+        self.pad(align);
+        self.buf.extend_from_slice(bytes);
+    }
+
     pub fn value(&mut self, v: &Value) {
         match v {
             Value::Byte(b) => self.buf.push(*b),
             Value::Bool(b) => self.u32(*b as u32),
-            Value::I16(n) => {
-                self.pad(2);
-                self.buf.extend_from_slice(&n.to_le_bytes())
-            }
-            Value::U16(n) => {
-                self.pad(2);
-                self.buf.extend_from_slice(&n.to_le_bytes())
-            }
-            Value::I32(n) => {
-                self.pad(4);
-                self.buf.extend_from_slice(&n.to_le_bytes())
-            }
+            Value::I16(n) => self.fixed(2, &n.to_le_bytes()),
+            Value::U16(n) => self.fixed(2, &n.to_le_bytes()),
+            Value::I32(n) => self.fixed(4, &n.to_le_bytes()),
             Value::U32(n) | Value::Fd(n) => self.u32(*n),
-            Value::I64(n) => {
-                self.pad(8);
-                self.buf.extend_from_slice(&n.to_le_bytes())
-            }
-            Value::U64(n) => {
-                self.pad(8);
-                self.buf.extend_from_slice(&n.to_le_bytes())
-            }
-            Value::Double(d) => {
-                self.pad(8);
-                self.buf.extend_from_slice(&d.to_le_bytes())
-            }
+            Value::I64(n) => self.fixed(8, &n.to_le_bytes()),
+            Value::U64(n) => self.fixed(8, &n.to_le_bytes()),
+            Value::Double(d) => self.fixed(8, &d.to_le_bytes()),
             Value::Str(s) | Value::Path(s) => self.string(s),
             Value::Sig(s) => self.sig(s),
             Value::Array(elem, items) => {
@@ -304,9 +292,14 @@ impl Reader<'_> {
         String::from_utf8(s).map_err(|_| "string is not UTF-8".into())
     }
 
+    /// A signature is ASCII type codes; checking that here lets `value` slice it by bytes.
     fn signature(&mut self) -> Result<String, String> {
         let n = self.take(1)?[0] as usize;
-        self.string(n)
+        let s = self.string(n)?;
+        if !s.is_ascii() {
+            return Err("signature is not ASCII".into());
+        }
+        Ok(s)
     }
 
     /// One value of the single complete type at the start of `sig`; returns it and the rest.
@@ -467,7 +460,10 @@ pub fn parse(buf: &[u8]) -> Result<Message, String> {
                 4 => m.error_name = s,
                 5 => m.reply_serial = v.as_u32(),
                 7 => m.sender = s,
-                8 => sig = s.unwrap_or_default(),
+                8 => match &**v {
+                    Value::Sig(s) => sig = s.clone(),
+                    _ => return Err("SIGNATURE header field is not a signature".into()),
+                },
                 _ => {}
             }
         }
@@ -674,5 +670,41 @@ mod tests {
         let nested = (0..40).fold(Value::Byte(1), |v, _| Value::var(v));
         let deep = reply(METHOD_RETURN, 1, "v", &[nested]);
         assert_eq!(parse(&deep).unwrap_err(), "value nested too deeply");
+    }
+
+    /// The fuzzer's find: a variant whose signature starts with a multi-byte UTF-8 character
+    /// made `value` slice inside it and panic. Signatures are ASCII; anything else is an error.
+    #[test]
+    fn rejects_non_ascii_signatures() {
+        let msg = reply(METHOD_RETURN, 3, "v", &[Value::var(Value::Byte(1))]);
+        let at = msg.len() - 4; // the variant: len 1, 'y', nul, the byte
+        assert_eq!(&msg[at..], [1, b'y', 0, 1]);
+        for code in ["\u{e9}", "a\u{e9}"] {
+            let mut bad = msg[..at].to_vec();
+            bad.push(code.len() as u8);
+            bad.extend_from_slice(code.as_bytes());
+            bad.extend_from_slice(&[0, 1]);
+            let body_len = (bad.len() - at) as u32;
+            bad[4..8].copy_from_slice(&body_len.to_le_bytes());
+            assert_eq!(
+                parse(&bad).unwrap_err(),
+                "signature is not ASCII",
+                "{code:?}"
+            );
+        }
+        // A SIGNATURE header field carried as a string (not type 'g') is refused too.
+        let f = |c: u8, v: Value| Value::Struct(vec![Value::Byte(c), Value::var(v)]);
+        let mut w = Writer::default();
+        w.buf
+            .extend_from_slice(&[b'l', METHOD_RETURN, 1, 1, 0, 0, 0, 0, 9, 0, 0, 0]);
+        w.value(&Value::Array(
+            "(yv)".into(),
+            vec![f(5, Value::U32(1)), f(8, Value::str("\u{e9}"))],
+        ));
+        w.pad(8);
+        assert_eq!(
+            parse(&w.buf).unwrap_err(),
+            "SIGNATURE header field is not a signature"
+        );
     }
 }
