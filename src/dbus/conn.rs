@@ -72,6 +72,9 @@ impl Conn {
             queued: VecDeque::new(),
         };
         c.auth(uid)?;
+        if !bus {
+            c.settle()?;
+        }
         if bus {
             c.call(
                 "org.freedesktop.DBus",
@@ -97,6 +100,59 @@ impl Conn {
             return Err(io_err("D-Bus authentication refused", line.trim_end()));
         }
         self.stream.write_all(b"BEGIN\r\n")
+    }
+
+    /// Wait until a peer-to-peer server has left its auth phase. systemd 252's own server
+    /// (`/run/systemd/private`) leaves a message that it reads together with `BEGIN`
+    /// unprocessed until more bytes arrive: under load (systemd slow to read) the first call
+    /// never got a reply. So the first messages are `Peer.Ping`s, one more (each new write
+    /// makes systemd read again) until any is answered; stray replies are dropped later.
+    fn settle(&mut self) -> io::Result<()> {
+        let deadline = Instant::now() + CALL_TIMEOUT;
+        let mut wait = Duration::from_millis(10);
+        loop {
+            self.serial += 1;
+            let ping = wire::method_call(
+                self.serial,
+                None,
+                "/",
+                "org.freedesktop.DBus.Peer",
+                "Ping",
+                &[],
+            );
+            self.stream.write_all(&ping)?;
+            let until = (Instant::now() + wait).min(deadline);
+            // Poll first: a read cut short by a timeout would lose a partial message.
+            while self.readable_before(until)? {
+                let m = self.read_before(deadline)?;
+                match m.kind {
+                    wire::SIGNAL => self.queued.push_back(m),
+                    wire::METHOD_RETURN | wire::ERROR => return Ok(()),
+                    _ => {}
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "D-Bus: the server never answered a Ping",
+                ));
+            }
+            wait = (wait * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    fn readable_before(&self, until: Instant) -> io::Result<bool> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let left = until.saturating_duration_since(Instant::now());
+        let ms =
+            PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(self.stream.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, ms) {
+            Ok(n) => Ok(n > 0),
+            Err(nix::errno::Errno::EINTR) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// One line of the auth protocol, read byte by byte (nothing may be read past it).
@@ -138,6 +194,10 @@ impl Conn {
         let serial = self.serial;
         let dest = self.bus.then_some(dest);
         let msg = wire::method_call(serial, dest, path, iface, member, args);
+        crate::debug!(
+            "D-Bus: call {member} (serial {serial}, {} bytes)",
+            msg.len()
+        );
         self.stream.write_all(&msg)?;
         let deadline = Instant::now() + CALL_TIMEOUT;
         loop {
@@ -277,5 +337,55 @@ mod tests {
             .unwrap();
         assert_eq!(s.as_deref(), Some("done"));
         srv.join().unwrap();
+    }
+
+    fn read_msg(peer: &mut UnixStream) -> Message {
+        let mut head = [0u8; 16];
+        peer.read_exact(&mut head).unwrap();
+        let mut rest = vec![0; wire::message_len(&head).unwrap() - 16];
+        peer.read_exact(&mut rest).unwrap();
+        wire::parse(&[&head[..], &rest].concat()).unwrap()
+    }
+
+    fn reply_to(serial: u32) -> Vec<u8> {
+        let mut w = wire::Writer::default();
+        let f = Value::Struct(vec![Value::Byte(5), Value::var(Value::U32(serial))]);
+        w.buf
+            .extend_from_slice(&[b'l', wire::METHOD_RETURN, 0, 1, 0, 0, 0, 0]);
+        w.buf.extend_from_slice(&9u32.to_le_bytes());
+        w.value(&Value::Array("(yv)".into(), vec![f]));
+        while w.buf.len() % 8 != 0 {
+            w.buf.push(0);
+        }
+        w.buf
+    }
+
+    /// A server that, like systemd 252's private socket, sits on the first message after
+    /// BEGIN until more bytes come: settle() pings again, both get answered, and the next
+    /// call gets its own reply (the stray one for the first ping is dropped).
+    #[test]
+    fn settle_survives_a_server_that_sits_on_the_first_message() {
+        let (ours, mut peer) = UnixStream::pair().unwrap();
+        let srv = std::thread::spawn(move || {
+            let first = read_msg(&mut peer);
+            let second = read_msg(&mut peer);
+            assert_eq!(first.member.as_deref(), Some("Ping"));
+            assert_eq!(second.member.as_deref(), Some("Ping"));
+            peer.write_all(&reply_to(first.serial)).unwrap();
+            peer.write_all(&reply_to(second.serial)).unwrap();
+            let call = read_msg(&mut peer);
+            assert_eq!(call.member.as_deref(), Some("Subscribe"));
+            peer.write_all(&reply_to(call.serial)).unwrap();
+            call.serial
+        });
+        let mut c = Conn {
+            stream: ours,
+            serial: 0,
+            bus: false,
+            queued: VecDeque::new(),
+        };
+        c.settle().unwrap();
+        let r = c.call("d", "/", "i.f", "Subscribe", &[]).unwrap();
+        assert_eq!(r.reply_serial, Some(srv.join().unwrap()));
     }
 }
