@@ -59,6 +59,27 @@ gone() {
   [ "$4" = slice ] && gs="ActiveState --value $gu)\" = inactive"
   yes_if "$1: stop removes the unit and its cgroup" 'wait_for "[ \"\$(systemctl show -p $gs ] && [ ! -e $gd ]"' "$(systemctl show -p LoadState,ActiveState $gu | tr '\n' ' ') $(ls -d $gd 2>&1)"
 }
+# lifecycle W CLI NAME RUNTIME IMAGE UNIT_PREFIX SLICE R UPDATE_FLAGS: one engine's
+# container under the systemd driver: run with 64 MiB and 50 pids, the unit, exec, update to
+# 128 MiB, stop (podman's and Docker's command lines are alike here).
+lifecycle() {
+  E=$2; c=$3; S=$7
+  $E run -d --name $c --runtime $4 --network none --memory 64m --pids-limit 50 $5 sleep 1000 >/tmp/lr.out 2>&1
+  id=$($E inspect $c --format '{{.Id}}' 2>/dev/null); pid=$($E inspect $c --format '{{.State.Pid}}' 2>/dev/null)
+  U=$6-$id.scope
+  yes_if "$1: run -d with limits" '[ "${pid:-0}" -gt 0 ]' "$(cat /tmp/lr.out)"
+  unit_checks $1 "$pid" $U $S
+  state_by $1 $8 $id
+  check "$1: exec sees the container's cgroup" "0::/ 67108864" "$($E exec $c sh -c 'echo $(cat /proc/self/cgroup) $(cat /sys/fs/cgroup/memory.max)' 2>&1)"
+  $E exec $c sh -c 'exit 3'
+  check "$1: exec's exit code" 3 "$?"
+  $E update $9 $c >/tmp/lu.out 2>&1
+  uv="$(systemctl show -p MemoryMax --value $U) $(cat /sys/fs/cgroup/$S/$U/memory.max 2>&1)"
+  yes_if "$1: update reaches the unit and the file" '[ "$uv" = "134217728 134217728" ]' "$uv $(cat /tmp/lu.out)"
+  $E stop -t 0 $c >/dev/null 2>&1
+  gone $1 $U /sys/fs/cgroup/$S/$U
+  $E rm $c >/dev/null 2>&1
+}
 "#;
 
 const PODMAN: &str = r#"
@@ -70,20 +91,7 @@ $P import $T/rootfs.tar localhost/oxirun-bb >/tmp/pi.out 2>&1
 yes_if "podman: image imported" '$P image exists localhost/oxirun-bb' "$(cat /tmp/pi.out)"
 for R in /usr/bin/runc $T/oxirun; do
   r=$(basename $R); W=podman/$r
-  $P run -d --name c-$r --runtime $R --network none --memory 64m --pids-limit 50 localhost/oxirun-bb sleep 1000 >/tmp/pr.out 2>&1
-  id=$($P inspect c-$r --format '{{.Id}}' 2>/dev/null); pid=$($P inspect c-$r --format '{{.State.Pid}}' 2>/dev/null)
-  yes_if "$W: run -d with limits" '[ "${pid:-0}" -gt 0 ]' "$(cat /tmp/pr.out)"
-  unit_checks $W "$pid" libpod-$id.scope machine.slice
-  state_by $W $r $id
-  check "$W: exec sees the container's cgroup" "0::/ 67108864" "$($P exec c-$r sh -c 'echo $(cat /proc/self/cgroup) $(cat /sys/fs/cgroup/memory.max)' 2>&1)"
-  $P exec c-$r sh -c 'exit 3'
-  check "$W: exec's exit code" 3 "$?"
-  $P update --memory 128m c-$r >/tmp/pu.out 2>&1
-  uv="$(systemctl show -p MemoryMax --value libpod-$id.scope) $(cat /sys/fs/cgroup/machine.slice/libpod-$id.scope/memory.max 2>&1)"
-  yes_if "$W: update reaches the unit and the file" '[ "$uv" = "134217728 134217728" ]' "$uv $(cat /tmp/pu.out)"
-  $P stop -t 0 c-$r >/dev/null 2>&1
-  gone $W libpod-$id.scope /sys/fs/cgroup/machine.slice/libpod-$id.scope
-  $P rm c-$r >/dev/null 2>&1
+  lifecycle $W "$P" c-$r $R localhost/oxirun-bb libpod machine.slice $r "--memory 128m"
   # A pod: its containers live in the pod's slice, machine-libpod_pod_<id>.slice. The
   # runtime is global here so that the infra container (podman's own catatonit pause
   # image) runs under it too.
@@ -116,20 +124,7 @@ $D import $T/rootfs.tar oxirun-bb >/tmp/di.out 2>&1
 yes_if "docker: image imported" '$D image inspect oxirun-bb >/dev/null 2>&1' "$(cat /tmp/di.out)"
 for r in runc oxirun; do
   W=docker/$r
-  $D run -d --name d-$r --runtime $r --network none --memory 64m --pids-limit 50 oxirun-bb sleep 1000 >/tmp/dr.out 2>&1
-  id=$($D inspect d-$r --format '{{.Id}}' 2>/dev/null); pid=$($D inspect d-$r --format '{{.State.Pid}}' 2>/dev/null)
-  yes_if "$W: run -d with limits" '[ "${pid:-0}" -gt 0 ]' "$(cat /tmp/dr.out)"
-  unit_checks $W "$pid" docker-$id.scope system.slice
-  state_by $W $r $id
-  check "$W: exec sees the container's cgroup" "0::/ 67108864" "$($D exec d-$r sh -c 'echo $(cat /proc/self/cgroup) $(cat /sys/fs/cgroup/memory.max)' 2>&1)"
-  $D exec d-$r sh -c 'exit 3'
-  check "$W: exec's exit code" 3 "$?"
-  $D update --memory 128m --memory-swap 256m d-$r >/tmp/du.out 2>&1
-  uv="$(systemctl show -p MemoryMax --value docker-$id.scope) $(cat /sys/fs/cgroup/system.slice/docker-$id.scope/memory.max 2>&1)"
-  yes_if "$W: update reaches the unit and the file" '[ "$uv" = "134217728 134217728" ]' "$uv $(cat /tmp/du.out)"
-  $D stop -t 0 d-$r >/dev/null 2>&1
-  gone $W docker-$id.scope /sys/fs/cgroup/system.slice/docker-$id.scope
-  $D rm d-$r >/dev/null 2>&1
+  lifecycle $W "$D" d-$r $r oxirun-bb docker system.slice $r "--memory 128m --memory-swap 256m"
   out=$($D run --rm --runtime $r --network none --cap-add SYS_ADMIN oxirun-bb sh -c "$probe" 2>&1)
   yes_if "$W: runs under docker-default" 'echo "$out" | grep -qx "label=docker-default (enforce)"' "$out"
   yes_if "$W: the profile denies mount" 'echo "$out" | grep -qx mount=denied' "$out"
