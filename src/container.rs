@@ -314,7 +314,8 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         // Under systemd the unit's directory is systemd's to make (with the unit); the
         // cgroupfs driver makes its own.
         let own_dirs = unit.borrow().is_none();
-        match if own_dirs { st.cgroup.create() } else { Ok(()) } {
+        let made = if own_dirs { st.cgroup.create() } else { Ok(()) };
+        match made {
             Ok(()) if opts.no_cgroups || !own_dirs => {}
             // The init would freeze on entering it and never report back (runc refuses too).
             Ok(()) if st.cgroup.frozen_by_anyone() => {

@@ -32,7 +32,9 @@ use serde_json::json;
 const GUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Shared shell helpers: `unit_checks WHO PID UNIT SLICE` checks the systemd side of a
-/// container started with 64 MiB and 50 pids; `gone WHO UNIT DIR` that stop removed both.
+/// container started with 64 MiB and 50 pids; `state_by WHO RUNTIME ID` who wrote its state;
+/// `gone WHO UNIT DIR [slice]` that stop removed both; `lifecycle` runs podman's or Docker's
+/// container through all of them.
 const HELPERS: &str = r#"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 T=/oxirun-test

@@ -72,9 +72,6 @@ impl Conn {
             queued: VecDeque::new(),
         };
         c.auth(uid)?;
-        if !bus {
-            c.settle()?;
-        }
         if bus {
             c.call(
                 "org.freedesktop.DBus",
@@ -83,6 +80,8 @@ impl Conn {
                 "Hello",
                 &[],
             )?;
+        } else {
+            c.settle()?;
         }
         Ok(c)
     }
@@ -296,12 +295,7 @@ mod tests {
             let mut begin = [0u8; 7];
             peer.read_exact(&mut begin).unwrap();
             assert_eq!(&begin, b"BEGIN\r\n");
-            let mut head = [0u8; 16];
-            peer.read_exact(&mut head).unwrap();
-            let n = wire::message_len(&head).unwrap();
-            let mut rest = vec![0; n - 16];
-            peer.read_exact(&mut rest).unwrap();
-            let call = wire::parse(&[&head[..], &rest].concat()).unwrap();
+            let call = read_msg(&mut peer);
             assert_eq!(call.member.as_deref(), Some("Ping"));
             // A signal first, then the reply: built as method calls and patched (the kind
             // byte and a REPLY_SERIAL are all the client looks at).
@@ -309,16 +303,7 @@ mod tests {
                 wire::method_call(1, None, "/j", "i.f", "JobRemoved", &[Value::str("done")]);
             sig[1] = wire::SIGNAL;
             peer.write_all(&sig).unwrap();
-            let mut w = wire::Writer::default();
-            let f = Value::Struct(vec![Value::Byte(5), Value::var(Value::U32(call.serial))]);
-            w.buf
-                .extend_from_slice(&[b'l', wire::METHOD_RETURN, 0, 1, 0, 0, 0, 0]);
-            w.buf.extend_from_slice(&2u32.to_le_bytes());
-            w.value(&Value::Array("(yv)".into(), vec![f]));
-            while w.buf.len() % 8 != 0 {
-                w.buf.push(0);
-            }
-            peer.write_all(&w.buf).unwrap();
+            peer.write_all(&reply_to(call.serial)).unwrap();
         });
         let mut c = Conn {
             stream: ours,
@@ -347,6 +332,7 @@ mod tests {
         wire::parse(&[&head[..], &rest].concat()).unwrap()
     }
 
+    /// A METHOD_RETURN to `serial` (a REPLY_SERIAL is all the client looks at).
     fn reply_to(serial: u32) -> Vec<u8> {
         let mut w = wire::Writer::default();
         let f = Value::Struct(vec![Value::Byte(5), Value::var(Value::U32(serial))]);
