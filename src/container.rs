@@ -198,11 +198,9 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
     } else if opts.systemd_cgroup {
         let u = systemd::slice::parse(cgroups_path.as_deref(), &opts.id).map_err(|e| anyhow!(e))?;
         let sd = systemd::Systemd::connect(opts.rootless)?;
-        let dir = systemd::cgroup_dir(&u)?;
+        let dirs = systemd::cgroup_dirs(&u)?;
         unit = Some((u, sd));
-        Cgroup {
-            dirs: vec![(String::new(), dir)],
-        }
+        Cgroup { dirs }
     } else {
         Cgroup::resolve(cgroups_path.as_deref(), &opts.id)?
     };
@@ -219,7 +217,8 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
     let unit_props = match &unit {
         Some(_) => {
             let annotations = bundle.spec.annotations().clone().unwrap_or_default();
-            let mut p = systemd::props::resources(resources).map_err(|e| anyhow!(e))?;
+            let mut p = systemd::props::resources(resources, !cgroup.is_unified())
+                .map_err(|e| anyhow!(e))?;
             p.extend(
                 systemd::props::annotations(&annotations.into_iter().collect())
                     .map_err(|e| anyhow!(e))?,
@@ -289,19 +288,16 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         };
         let made = sd.start(u, (!u.is_slice()).then_some(pid), unit_props.clone())?;
         unit_started.set(made);
-        if u.is_slice() || !made {
-            unit_cgroup.add_pid(pid)?;
-        } else {
-            let want = format!("0::/{}", u.cgroup.display());
-            let seen = sys::read_small(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-            if seen.trim_end() != want {
-                bail!(
-                    "systemd: unit {} started, but the init is in cgroup {:?}, not {want:?}",
-                    u.unit,
-                    seen.trim_end()
-                );
-            }
+        // On v1/hybrid systemd makes only its own hierarchies' directories: the rest are
+        // ours, as in runc's legacy driver (mkdir -p; an existing one is kept).
+        let v1 = !unit_cgroup.is_unified();
+        if v1 {
+            unit_cgroup.create()?;
         }
+        if u.is_slice() || !made || v1 {
+            unit_cgroup.add_pid(pid)?;
+        }
+        systemd::check_placed(pid, u)?;
         if unit_cgroup.frozen_by_anyone() {
             bail!("container's cgroup unexpectedly frozen");
         }

@@ -17,9 +17,9 @@ use oxirun_integration::{guest, json, oxirun_bin, Container, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The guest's script; `$1`-style helpers print TAP-like lines.
-/// The scenarios; the TAP helpers (`ok`, `check`, `yes_if`, `wait_for`) come first.
-const SCRIPT: &str = r##"
+/// What both guests' scripts start with (after the TAP helpers `ok`, `check`, `yes_if`,
+/// `wait_for`): systemctl helpers, a busybox rootfs, `bundle <runtime> <scenario>`.
+const PRELUDE: &str = r##"
 T=/oxirun-test
 echo "pid1=$(cat /proc/1/comm)"
 prop() { systemctl show -p "$2" --value "$1"; }
@@ -36,6 +36,10 @@ bundle() { # runtime scenario
   cp -a /tmp/rootfs /tmp/b/$1-$2/rootfs
 }
 yes_if "systemd is PID 1" '[ "$(cat /proc/1/comm)" = systemd ]' "$(cat /proc/1/comm)"
+"##;
+
+/// The pure cgroup v2 scenarios.
+const SCRIPT: &str = r##"
 yes_if "pure v2 host" '[ -e /sys/fs/cgroup/cgroup.subtree_control ] && ! grep -q " cgroup " /proc/mounts' "$(grep cgroup /proc/mounts)"
 
 for R in runc oxirun; do
@@ -137,6 +141,118 @@ done
 echo "GUEST-DONE fails=$fails"
 "##;
 
+/// The hybrid scenarios (systemd's v1 layout, as this machine has): the unit on
+/// `name=systemd` and the controllers systemd manages, the other v1 controllers' directories
+/// made by the runtime, the limits in the v1 files.
+const HYBRID_SCRIPT: &str = r##"
+C=/sys/fs/cgroup
+yes_if "hybrid host" '[ -d $C/unified ] && [ -d $C/memory ] && grep -q ":name=systemd:" /proc/self/cgroup' "$(grep cgroup /proc/mounts)"
+for R in runc oxirun; do
+  RT="$R --root /run/rt-$R --systemd-cgroup"
+  [ $R = oxirun ] && RT="$T/oxirun --root /run/rt-$R --systemd-cgroup"
+  U=oxt-$R-res.scope
+  P=oxtest.slice/oxtest-guest.slice/$U
+  bundle $R res
+  if $RT create --bundle /tmp/b/$R-res $R-res </dev/null >/tmp/$R-res.out 2>&1; then
+    ok "$R: create"
+  else
+    notok "$R: create" "$(cat /tmp/$R-res.out | tr '\n' ' ')"
+  fi
+  pid=$($RT state $R-res | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+  snap $U ActiveState,Slice,MemoryLimit,TasksMax,CPUShares,CPUQuotaPerSecUSec
+  check "$R: unit active" active "$(pv ActiveState)"
+  check "$R: unit slice" oxtest-guest.slice "$(pv Slice)"
+  for h in name=systemd memory pids cpu,cpuacct cpuset freezer; do
+    check "$R: init in the unit's $h cgroup" "/$P" "$(grep ":$h:" /proc/$pid/cgroup | cut -d: -f3)"
+  done
+  check "$R: MemoryLimit" 33554432 "$(pv MemoryLimit)"
+  check "$R: memory.limit_in_bytes" 33554432 "$(cat $C/memory/$P/memory.limit_in_bytes)"
+  check "$R: memory.soft_limit_in_bytes" 16777216 "$(cat $C/memory/$P/memory.soft_limit_in_bytes)"
+  check "$R: memory.memsw.limit_in_bytes" 50331648 "$(cat $C/memory/$P/memory.memsw.limit_in_bytes)"
+  check "$R: TasksMax" 42 "$(pv TasksMax)"
+  check "$R: pids.max" 42 "$(cat $C/pids/$P/pids.max)"
+  check "$R: CPUShares" 1024 "$(pv CPUShares)"
+  check "$R: cpu.shares" 1024 "$(cat $C/cpu,cpuacct/$P/cpu.shares)"
+  check "$R: cpu.cfs_quota_us" 50000 "$(cat $C/cpu,cpuacct/$P/cpu.cfs_quota_us)"
+  check "$R: cpuset.cpus" 0 "$(cat $C/cpuset/$P/cpuset.cpus)"
+  $RT start $R-res
+  yes_if "$R: state running" 'wait_for "$RT state $R-res | grep -q running"' "$($RT state $R-res)"
+  $RT exec -d $R-res sleep 100
+  yes_if "$R: exec joins every hierarchy" '[ "$(wc -l < $C/memory/$P/cgroup.procs)" = 2 ] && [ "$(wc -l < $C/freezer/$P/cgroup.procs)" = 2 ]' "$(cat $C/memory/$P/cgroup.procs $C/freezer/$P/cgroup.procs)"
+  $RT update --memory 67108864 --memory-swap 100663296 --pids-limit 50 $R-res >/tmp/$R-upd.out 2>&1 || echo "# update: $(cat /tmp/$R-upd.out)"
+  check "$R: update MemoryLimit" 67108864 "$(prop $U MemoryLimit)"
+  check "$R: update memory.limit_in_bytes" 67108864 "$(cat $C/memory/$P/memory.limit_in_bytes)"
+  check "$R: update pids.max" 50 "$(cat $C/pids/$P/pids.max)"
+  $RT pause $R-res
+  check "$R: pause freezer.state" FROZEN "$(cat $C/freezer/$P/freezer.state)"
+  yes_if "$R: state paused" '$RT state $R-res | grep -q paused' "$($RT state $R-res)"
+  $RT resume $R-res
+  check "$R: resume freezer.state" THAWED "$(cat $C/freezer/$P/freezer.state)"
+  # runc 1.1 leaves its init in the slice's devices cgroup (not the scope's), and its ps and
+  # kill --all read that hierarchy: they miss the init. oxirun's init is in the scope there.
+  if [ $R = runc ]; then
+    echo "# runc: init in devices:$(grep :devices: /proc/$pid/cgroup | cut -d: -f3)"
+    $RT kill $R-res KILL
+  else
+    check "$R: init in the unit's devices cgroup" "/$P" "$(grep ":devices:" /proc/$pid/cgroup | cut -d: -f3)"
+    yes_if "$R: ps lists both" '[ "$($RT ps $R-res | wc -l)" = 3 ]' "$($RT ps $R-res)"
+    $RT kill --all $R-res KILL
+  fi
+  yes_if "$R: kill stops it" 'wait_for "$RT state $R-res | grep -q stopped"' "$($RT state $R-res)"
+  $RT delete $R-res
+  yes_if "$R: delete removes the unit" 'wait_for "no_unit $U"' "$(prop $U LoadState)"
+  yes_if "$R: delete removes every hierarchy's cgroup" '! ls -d $C/*/$P 2>/dev/null' "$(ls -d $C/*/$P)"
+
+  bundle $R fail
+  if $RT create --bundle /tmp/b/$R-fail $R-fail </dev/null >/tmp/$R-fail.out 2>&1; then
+    notok "$R: failing create fails" "it succeeded"
+  else
+    ok "$R: failing create fails"
+  fi
+  F=oxtest.slice/oxtest-guest.slice/oxt-$R-fail.scope
+  yes_if "$R: a failed create leaves no unit" 'wait_for "no_unit oxt-$R-fail.scope"' "$(prop oxt-$R-fail.scope LoadState)"
+  yes_if "$R: a failed create leaves no cgroup" '! ls -d $C/*/$F 2>/dev/null' "$(ls -d $C/*/$F)"
+done
+echo "GUEST-DONE fails=$fails"
+"##;
+
+/// Every hybrid scenario the guest must report `ok`, for each runtime.
+const HYBRID_PER_RUNTIME: &[&str] = &[
+    "create",
+    "unit active",
+    "unit slice",
+    "init in the unit's name=systemd cgroup",
+    "init in the unit's memory cgroup",
+    "init in the unit's pids cgroup",
+    "init in the unit's cpu,cpuacct cgroup",
+    "init in the unit's cpuset cgroup",
+    "init in the unit's freezer cgroup",
+    "MemoryLimit",
+    "memory.limit_in_bytes",
+    "memory.soft_limit_in_bytes",
+    "memory.memsw.limit_in_bytes",
+    "TasksMax",
+    "pids.max",
+    "CPUShares",
+    "cpu.shares",
+    "cpu.cfs_quota_us",
+    "cpuset.cpus",
+    "state running",
+    "exec joins every hierarchy",
+    "update MemoryLimit",
+    "update memory.limit_in_bytes",
+    "update pids.max",
+    "pause freezer.state",
+    "state paused",
+    "resume freezer.state",
+    "kill stops it",
+    "delete removes the unit",
+    "delete removes every hierarchy's cgroup",
+    "failing create fails",
+    "a failed create leaves no unit",
+    "a failed create leaves no cgroup",
+];
+
 /// Every scenario the guest must report `ok`, for each runtime.
 const PER_RUNTIME: &[&str] = &[
     "create",
@@ -224,13 +340,14 @@ fn configs(base: &Value) -> Vec<(&'static str, Value)> {
     ]
 }
 
-#[test]
-fn systemd_driver_in_a_guest_with_systemd_as_pid1() {
+/// Boot a guest with `cgroups` running the prelude and `scenarios`; every name in `want`
+/// must report ok, none may fail.
+fn run_guest(name: &str, cgroups: guest::Cgroups, scenarios: &str, want: &[String]) {
     if let Some(why) = guest::unavailable() {
-        eprintln!("SKIP systemd_driver_in_a_guest_with_systemd_as_pid1: {why}");
+        eprintln!("SKIP {name}: {why}");
         return;
     }
-    let dir = TestDir::new("systemd-guest");
+    let dir = TestDir::new(name);
     let base = base_spec(&dir);
     let mut files: Vec<(&str, Vec<u8>, bool)> = configs(&base)
         .into_iter()
@@ -241,10 +358,10 @@ fn systemd_driver_in_a_guest_with_systemd_as_pid1() {
         .collect();
     // The guest's root is this machine's: the dynamically linked debug build runs there.
     files.push(("oxirun", fs::read(oxirun_bin()).unwrap(), true));
-    let script = format!("{TAP_HELPERS}{SCRIPT}");
-    let run = guest::boot(&dir.path, &files, &script, TIMEOUT);
+    let script = format!("{TAP_HELPERS}{PRELUDE}{scenarios}");
+    let run = guest::boot_with(cgroups, &dir.path, &files, &script, TIMEOUT);
     eprintln!(
-        "systemd guest ran {:?}{}; console:\n{}",
+        "{name} guest ran {:?}{}; console:\n{}",
         run.wall,
         if run.timed_out { " (TIMED OUT)" } else { "" },
         run.console
@@ -265,12 +382,7 @@ fn systemd_driver_in_a_guest_with_systemd_as_pid1() {
         "failed scenarios:\n{}",
         failed.join("\n")
     );
-    let mut want = vec!["systemd is PID 1".to_string(), "pure v2 host".to_string()];
-    for rt in ["runc", "oxirun"] {
-        want.extend(PER_RUNTIME.iter().map(|s| format!("{rt}: {s}")));
-    }
-    want.push("oxirun: the second init is in the existing unit".into());
-    for w in &want {
+    for w in want {
         assert!(
             results.iter().any(|(ok, n, _)| *ok && n == w),
             "scenario {w:?} did not report ok"
@@ -279,6 +391,35 @@ fn systemd_driver_in_a_guest_with_systemd_as_pid1() {
     assert!(
         run.console.contains("GUEST-DONE fails=0"),
         "guest did not finish cleanly"
+    );
+}
+
+/// `first` and then each runtime's `per_runtime` scenario names.
+fn expected(first: &[&str], per_runtime: &[&str]) -> Vec<String> {
+    let mut want: Vec<String> = first.iter().map(|s| s.to_string()).collect();
+    for rt in ["runc", "oxirun"] {
+        want.extend(per_runtime.iter().map(|s| format!("{rt}: {s}")));
+    }
+    want
+}
+
+#[test]
+fn systemd_driver_in_a_guest_with_systemd_as_pid1() {
+    let mut want = expected(&["systemd is PID 1", "pure v2 host"], PER_RUNTIME);
+    want.push("oxirun: the second init is in the existing unit".into());
+    run_guest("systemd-guest", guest::Cgroups::V2, SCRIPT, &want);
+}
+
+#[test]
+fn systemd_driver_on_a_hybrid_cgroup_host() {
+    let mut want = expected(&["systemd is PID 1", "hybrid host"], HYBRID_PER_RUNTIME);
+    want.push("oxirun: init in the unit's devices cgroup".into());
+    want.push("oxirun: ps lists both".into());
+    run_guest(
+        "systemd-hybrid",
+        guest::Cgroups::Hybrid,
+        HYBRID_SCRIPT,
+        &want,
     );
 }
 

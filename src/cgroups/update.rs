@@ -103,7 +103,8 @@ pub fn update(root: &Path, id: &str, new: &LinuxResources) -> Result<()> {
     if let Some(unit) = &st.systemd_unit {
         // runc's order: the unit's properties first (systemd would otherwise write its old
         // values back), then the files.
-        let props = super::systemd::props::resources(&live).map_err(|e| anyhow!(e))?;
+        let props = super::systemd::props::resources(&live, !st.cgroup.is_unified())
+            .map_err(|e| anyhow!(e))?;
         super::systemd::Systemd::connect(st.rootless)?.set(unit, props)?;
     }
     st.cgroup.update_resources(&live)?;

@@ -72,8 +72,13 @@ fn setup<'a>(cfg: &Config<'a>, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<super
     // The parent's `Go` says our cgroup is set (and our id maps written). Moving a task into a
     // v1 cgroup waits for an RCU grace period (~10 ms), so we wait for it as late as we can
     // and set up meanwhile: at once only when the user namespace needs its maps, the extra
-    // fork must inherit the cgroup, or a fresh cgroup2 mount needs our cgroup namespace.
-    let early_go = plan.new_user || plan.extra_fork || (plan.new_cgroup && cfg.cgroup.is_unified());
+    // fork must inherit the cgroup, a fresh cgroup2 mount needs our cgroup namespace, or the
+    // systemd driver makes our v1 directories (the container's /sys/fs/cgroup binds them)
+    // only with its unit.
+    let early_go = plan.new_user
+        || plan.extra_fork
+        || (plan.new_cgroup && cfg.cgroup.is_unified())
+        || (cfg.place.is_some() && !cfg.cgroup.is_unified());
     if early_go {
         wait_go(sync_fd);
     }

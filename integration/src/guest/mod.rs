@@ -7,6 +7,7 @@
 //! the console on ttyS0 and powers off. The test's files land in `/oxirun-test/` of the guest.
 //!
 //! * [`boot`]: build the initramfs, run the guest, return its console and wall time;
+//!   [`boot_with`] boots systemd's hybrid cgroup layout instead (v1 controllers);
 //! * [`results`]: the TAP-like `ok N - name` / `not ok N - name # why` lines of the console.
 
 use std::fs;
@@ -94,7 +95,8 @@ $B mount --move /dev /newroot/dev
 $B umount /proc
 $B mount -t proc proc /newroot/proc
 $B mount -t sysfs sysfs /newroot/sys
-$B mount -t cgroup2 -o nsdelegate cgroup2 /newroot/sys/fs/cgroup
+# Pure v2: mounted here. Hybrid: left to systemd (systemd.unified_cgroup_hierarchy=0).
+[ -e /test/hybrid ] || $B mount -t cgroup2 -o nsdelegate cgroup2 /newroot/sys/fs/cgroup
 $B mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /newroot/run
 $B mount -t tmpfs tmpfs /newroot/tmp
 exec $B switch_root /newroot /lib/systemd/systemd --unit=oxirun-test.service --show-status=0 --log-level=warning
@@ -115,9 +117,30 @@ pub struct Run {
     pub timed_out: bool,
 }
 
+/// The cgroup layout the guest's systemd sets up.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Cgroups {
+    /// Pure cgroup v2 (one cgroup2 mount at `/sys/fs/cgroup`).
+    V2,
+    /// systemd's hybrid layout: every v1 controller, `name=systemd`, and cgroup2 at
+    /// `/sys/fs/cgroup/unified` (what this machine has).
+    Hybrid,
+}
+
 /// Boot the guest with `files` (name, contents, executable) in `/oxirun-test/` and `script`
 /// as `/oxirun-test/run.sh`; returns once it powered off or `timeout` passed.
 pub fn boot(work: &Path, files: &[(&str, Vec<u8>, bool)], script: &str, timeout: Duration) -> Run {
+    boot_with(Cgroups::V2, work, files, script, timeout)
+}
+
+/// [`boot`] with the given cgroup layout.
+pub fn boot_with(
+    cgroups: Cgroups,
+    work: &Path,
+    files: &[(&str, Vec<u8>, bool)],
+    script: &str,
+    timeout: Duration,
+) -> Run {
     let (kernel, ver) = kernel().expect("a kernel (see unavailable())");
     let root = work.join("initramfs");
     for d in [
@@ -155,6 +178,11 @@ pub fn boot(work: &Path, files: &[(&str, Vec<u8>, bool)], script: &str, timeout:
     write("init", INIT.as_bytes(), true);
     write("test/oxirun-test.service", UNIT.as_bytes(), false);
     write("test/run.sh", script.as_bytes(), true);
+    let mut cmdline = "console=ttyS0 quiet panic=-1 loglevel=3".to_string();
+    if cgroups == Cgroups::Hybrid {
+        write("test/hybrid", b"", false);
+        cmdline.push_str(" systemd.unified_cgroup_hierarchy=0");
+    }
     for (name, data, exec) in files {
         write(&format!("test/{name}"), data, *exec);
     }
@@ -180,7 +208,8 @@ pub fn boot(work: &Path, files: &[(&str, Vec<u8>, bool)], script: &str, timeout:
             "-virtfs",
             "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
         ])
-        .args(["-append", "console=ttyS0 quiet panic=-1 loglevel=3"])
+        .arg("-append")
+        .arg(&cmdline)
         .stdin(Stdio::null())
         .stdout(fs::File::create(&console).unwrap())
         .stderr(Stdio::null())

@@ -1,7 +1,9 @@
 //! The systemd cgroup driver (`--systemd-cgroup`): the container's init goes into a
 //! transient unit that systemd creates (`StartTransientUnit`), with the resources systemd
 //! knows as unit properties; everything else is written to the unit's cgroup files by the
-//! cgroupfs code, as runc's systemd driver does. Pure cgroup v2 only.
+//! cgroupfs code, as runc's systemd driver does. Pure cgroup v2, hybrid and v1 hosts
+//! (where the v1 controllers systemd does not manage get their directories from us, as
+//! runc's legacy driver does).
 //!
 //! | file | owns |
 //! |---|---|
@@ -224,11 +226,45 @@ impl Systemd {
     }
 }
 
-/// The unit's cgroup directory on the host's cgroup2 mount; the host must be pure v2.
-pub fn cgroup_dir(u: &UnitPath) -> Result<PathBuf> {
+/// The unit's cgroup directory on every hierarchy the host mounts, as runc's drivers place
+/// it: the one cgroup2 mount on a pure v2 host; on a v1 or hybrid host every v1 hierarchy
+/// (systemd makes the unit's directory on `name=systemd` and the controllers it manages; the
+/// caller makes the rest and moves the init there, as runc's legacy driver does).
+pub fn cgroup_dirs(u: &UnitPath) -> Result<Vec<(String, PathBuf)>> {
     let layout = super::Layout::current().map_err(|e| anyhow!(e))?;
-    match &layout.hierarchies[..] {
-        [h] if h.name.is_empty() => Ok(h.mount_point.join(&u.cgroup)),
-        _ => bail!("--systemd-cgroup: only pure cgroup v2 hosts are supported (this host mounts cgroup v1 hierarchies)"),
+    if !layout.hierarchies.iter().any(|h| h.name == "name=systemd")
+        && !matches!(&layout.hierarchies[..], [h] if h.name.is_empty())
+    {
+        bail!("--systemd-cgroup: this host mounts no systemd cgroup hierarchy (neither pure cgroup v2 nor name=systemd)");
+    }
+    Ok(layout
+        .hierarchies
+        .iter()
+        .map(|h| (h.name.clone(), h.mount_point.join(&u.cgroup)))
+        .collect())
+}
+
+/// Check that `pid` is in the unit's cgroup on the hierarchy systemd tracks units by (the
+/// `name=systemd` one where it exists, else the unified one), from `/proc/<pid>/cgroup`.
+pub fn check_placed(pid: i32, u: &UnitPath) -> Result<()> {
+    let text = crate::sys::read_small(format!("/proc/{pid}/cgroup"))
+        .map_err(|e| anyhow!("/proc/{pid}/cgroup: {e}"))?;
+    let lines: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| l.split_once(':').and_then(|(_, r)| r.split_once(':')))
+        .collect();
+    let tracked = lines
+        .iter()
+        .find(|(c, _)| *c == "name=systemd")
+        .or_else(|| lines.iter().find(|(c, _)| c.is_empty()));
+    let want = Path::new("/").join(&u.cgroup);
+    match tracked {
+        Some((_, path)) if Path::new(path) == want => Ok(()),
+        _ => bail!(
+            "systemd: unit {} started, but the init is in cgroup {:?}, not {}",
+            u.unit,
+            text.trim_end(),
+            want.display()
+        ),
     }
 }

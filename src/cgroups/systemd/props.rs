@@ -38,12 +38,18 @@ fn limit(v: i64) -> u64 {
 }
 
 /// The properties systemd manages for `r` (the rest is written to the cgroup files).
-pub fn resources(r: &LinuxResources) -> Result<Vec<Value>, String> {
+/// On a v1 or hybrid host (`v1`) the names are v1's, as runc's legacy driver sets them
+/// (`MemoryLimit`, `CPUShares`, `BlockIOWeight`; no `MemoryLow`/`MemorySwapMax`, which
+/// systemd cannot apply there), so the value systemd writes is the one the file gets.
+pub fn resources(r: &LinuxResources, v1: bool) -> Result<Vec<Value>, String> {
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
         if let Some(l) = m.limit().filter(|l| *l != 0) {
-            out.push(prop("MemoryMax", Value::U64(limit(l))));
+            let name = if v1 { "MemoryLimit" } else { "MemoryMax" };
+            out.push(prop(name, Value::U64(limit(l))));
         }
+    }
+    if let Some(m) = r.memory().as_ref().filter(|_| !v1) {
         if let Some(l) = m.reservation().filter(|l| *l != 0) {
             out.push(prop("MemoryLow", Value::U64(limit(l))));
         }
@@ -56,12 +62,12 @@ pub fn resources(r: &LinuxResources) -> Result<Vec<Value>, String> {
     }
     if let Some(c) = r.cpu() {
         if let Some(s) = c.shares().filter(|s| *s != 0) {
-            // The mapping the cgroup files get too (runc >= 1.3, crun), so systemd and the file
-            // agree; runc 1.1's systemd driver used a linear one (1024 -> 39).
-            out.push(prop(
-                "CPUWeight",
-                Value::U64(crate::cgroups::resources::convert::shares_to_weight(s)),
-            ));
+            // On v2 the mapping the cgroup files get too (runc >= 1.3, crun), so systemd and
+            // the file agree; runc 1.1's systemd driver used a linear one (1024 -> 39).
+            out.push(match v1 {
+                true => prop("CPUShares", Value::U64(s)),
+                false => prop("CPUWeight", Value::U64(convert::shares_to_weight(s))),
+            });
         }
         let period = c.period().filter(|p| *p != 0);
         if let Some(p) = period {
@@ -98,10 +104,13 @@ pub fn resources(r: &LinuxResources) -> Result<Vec<Value>, String> {
         .and_then(|b| b.weight())
         .filter(|w| *w != 0)
     {
-        out.push(prop(
-            "IOWeight",
-            Value::U64(convert::blkio_to_io_weight(w as u64)),
-        ));
+        out.push(match v1 {
+            true => prop("BlockIOWeight", Value::U64(w as u64)),
+            false => prop(
+                "IOWeight",
+                Value::U64(convert::blkio_to_io_weight(w as u64)),
+            ),
+        });
     }
     Ok(out)
 }
@@ -236,14 +245,16 @@ mod tests {
                 "pids":{"limit":42},"blockIO":{"weight":500}}"#,
         )
         .unwrap();
-        let p = resources(&r).unwrap();
-        let names: Vec<String> = p
-            .iter()
-            .map(|v| match v {
-                Value::Struct(f) => format!("{}={:?}", f[0].as_str().unwrap(), f[1]),
-                _ => unreachable!(),
-            })
-            .collect();
+        let names = |v1| -> Vec<String> {
+            resources(&r, v1)
+                .unwrap()
+                .iter()
+                .map(|v| match v {
+                    Value::Struct(f) => format!("{}={:?}", f[0].as_str().unwrap(), f[1]),
+                    _ => unreachable!(),
+                })
+                .collect()
+        };
         let want = [
             "MemoryMax=Variant(U64(33554432))",
             "MemoryLow=Variant(U64(16777216))",
@@ -256,11 +267,23 @@ mod tests {
             "TasksMax=Variant(U64(42))",
             "IOWeight=Variant(U64(4950))",
         ];
-        assert_eq!(names, want);
+        assert_eq!(names(false), want);
+        // v1/hybrid: runc's legacy names; MemoryLow/MemorySwapMax only go to the files.
+        let want_v1 = [
+            "MemoryLimit=Variant(U64(33554432))",
+            "CPUShares=Variant(U64(1024))",
+            "CPUQuotaPeriodUSec=Variant(U64(100000))",
+            "CPUQuotaPerSecUSec=Variant(U64(500000))",
+            "AllowedCPUs=Variant(Array(\"y\", [Byte(1)]))",
+            "AllowedMemoryNodes=Variant(Array(\"y\", [Byte(1)]))",
+            "TasksMax=Variant(U64(42))",
+            "BlockIOWeight=Variant(U64(500))",
+        ];
+        assert_eq!(names(true), want_v1);
         let unlimited: LinuxResources =
             serde_json::from_str(r#"{"memory":{"limit":-1},"pids":{"limit":-1}}"#).unwrap();
         assert_eq!(
-            resources(&unlimited).unwrap(),
+            resources(&unlimited, false).unwrap(),
             [
                 prop("MemoryMax", Value::U64(u64::MAX)),
                 prop("TasksMax", Value::U64(u64::MAX))
