@@ -3,7 +3,10 @@
 //! the same scenarios: the lifecycle; resources seen through `systemctl show` and in the
 //! unit's cgroup files; an `org.systemd.property.*` annotation; `update`; pause/resume;
 //! `ps`; `kill --all`; `delete` removing the unit; a failed create leaving no unit (not even a
-//! failed one); a bad slice refused. Plus, on this host (no systemd), the refusal.
+//! failed one); a bad slice refused. A second guest boots systemd's hybrid layout (v1
+//! controllers): placement on every hierarchy, v1 unit properties and files, update, the
+//! freezer, delete and a failed create leaving no unit and no directory. Plus, on this host
+//! (no systemd), the refusal.
 //!
 //! Skipped (with the reason printed) when no kernel, systemd or qemu is installed.
 
