@@ -38,6 +38,21 @@ bundle() { # runtime scenario
   mkdir -p /tmp/b/$1-$2; sed "s/@RT@/$1/g" $T/$2.json > /tmp/b/$1-$2/config.json
   cp -a /tmp/rootfs /tmp/b/$1-$2/rootfs
 }
+# For runtime $R: its command line $RT, the res container's unit $U and cgroup path $P;
+# creates it (pid: its init).
+create_res() {
+  RT="$R --root /run/rt-$R --systemd-cgroup"
+  [ $R = oxirun ] && RT="$T/oxirun --root /run/rt-$R --systemd-cgroup"
+  U=oxt-$R-res.scope
+  P=oxtest.slice/oxtest-guest.slice/$U
+  bundle $R res
+  if $RT create --bundle /tmp/b/$R-res $R-res </dev/null >/tmp/$R-res.out 2>&1; then
+    ok "$R: create"
+  else
+    notok "$R: create" "$(cat /tmp/$R-res.out | tr '\n' ' ')"
+  fi
+  pid=$($RT state $R-res | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+}
 yes_if "systemd is PID 1" '[ "$(cat /proc/1/comm)" = systemd ]' "$(cat /proc/1/comm)"
 "##;
 
@@ -46,17 +61,8 @@ const SCRIPT: &str = r##"
 yes_if "pure v2 host" '[ -e /sys/fs/cgroup/cgroup.subtree_control ] && ! grep -q " cgroup " /proc/mounts' "$(grep cgroup /proc/mounts)"
 
 for R in runc oxirun; do
-  RT="$R --root /run/rt-$R --systemd-cgroup"
-  [ $R = oxirun ] && RT="$T/oxirun --root /run/rt-$R --systemd-cgroup"
-  U=oxt-$R-res.scope
-  D=/sys/fs/cgroup/oxtest.slice/oxtest-guest.slice/$U
-  bundle $R res
-  if $RT create --bundle /tmp/b/$R-res $R-res </dev/null >/tmp/$R-res.out 2>&1; then
-    ok "$R: create"
-  else
-    notok "$R: create" "$(cat /tmp/$R-res.out | tr '\n' ' ')"
-  fi
-  pid=$($RT state $R-res | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+  create_res
+  D=/sys/fs/cgroup/$P
   snap $U ActiveState,Slice,Delegate,MemoryMax,MemoryLow,MemorySwapMax,TasksMax,CPUWeight,CPUQuotaPerSecUSec,AllowedCPUs,CollectMode
   check "$R: unit active" active "$(pv ActiveState)"
   check "$R: init in the unit's cgroup (nested slices)" "0::/oxtest.slice/oxtest-guest.slice/$U" "$(cat /proc/$pid/cgroup)"
@@ -151,17 +157,7 @@ const HYBRID_SCRIPT: &str = r##"
 C=/sys/fs/cgroup
 yes_if "hybrid host" '[ -d $C/unified ] && [ -d $C/memory ] && grep -q ":name=systemd:" /proc/self/cgroup' "$(grep cgroup /proc/mounts)"
 for R in runc oxirun; do
-  RT="$R --root /run/rt-$R --systemd-cgroup"
-  [ $R = oxirun ] && RT="$T/oxirun --root /run/rt-$R --systemd-cgroup"
-  U=oxt-$R-res.scope
-  P=oxtest.slice/oxtest-guest.slice/$U
-  bundle $R res
-  if $RT create --bundle /tmp/b/$R-res $R-res </dev/null >/tmp/$R-res.out 2>&1; then
-    ok "$R: create"
-  else
-    notok "$R: create" "$(cat /tmp/$R-res.out | tr '\n' ' ')"
-  fi
-  pid=$($RT state $R-res | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+  create_res
   snap $U ActiveState,Slice,MemoryLimit,TasksMax,CPUShares,CPUQuotaPerSecUSec
   check "$R: unit active" active "$(pv ActiveState)"
   check "$R: unit slice" oxtest-guest.slice "$(pv Slice)"
