@@ -196,9 +196,15 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         }
         Cgroup::default()
     } else if opts.systemd_cgroup {
-        let u = systemd::slice::parse(cgroups_path.as_deref(), &opts.id).map_err(|e| anyhow!(e))?;
-        let sd = systemd::Systemd::connect(opts.rootless)?;
-        let dirs = systemd::cgroup_dirs(&u)?;
+        let mut u = systemd::slice::parse(cgroups_path.as_deref(), &opts.id, opts.rootless)
+            .map_err(|e| anyhow!(e))?;
+        let mut sd = systemd::Systemd::connect(opts.rootless)?;
+        if opts.rootless {
+            // A user's manager runs its units below its own cgroup.
+            let base = sd.control_group()?;
+            u.cgroup = Path::new(base.trim_start_matches('/')).join(&u.cgroup);
+        }
+        let dirs = systemd::cgroup_dirs(&u, opts.rootless)?;
         unit = Some((u, sd));
         Cgroup { dirs }
     } else {
@@ -302,7 +308,10 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
             bail!("container's cgroup unexpectedly frozen");
         }
         unit_cgroup.validate_resources(resources)?;
-        unit_cgroup.apply(resources)
+        match opts.rootless {
+            true => unit_cgroup.apply_rootless(resources),
+            false => unit_cgroup.apply(resources),
+        }
     };
     let result = (|| -> Result<Created> {
         // Saved before anything exists, so `delete --force` can clean up a half-made container.

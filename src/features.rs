@@ -109,7 +109,7 @@ pub fn document() -> Value {
         "linux": {
             "namespaces": NAMESPACES,
             "capabilities": capabilities(),
-            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false, "rdma": false},
+            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": true, "rdma": false},
             "seccomp": seccomp(),
             "apparmor": {"enabled": crate::attrs::lsm::apparmor_enabled()},
             "selinux": {"enabled": crate::attrs::lsm::selinux_enabled()},

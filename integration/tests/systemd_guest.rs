@@ -3,7 +3,8 @@
 //! the same scenarios: the lifecycle; resources seen through `systemctl show` and in the
 //! unit's cgroup files; an `org.systemd.property.*` annotation; `update`; pause/resume;
 //! `ps`; `kill --all`; `delete` removing the unit; a failed create leaving no unit (not even a
-//! failed one); a bad slice refused. A second guest boots systemd's hybrid layout (v1
+//! failed one); a bad slice refused; rootless through user 1500's manager and session bus
+//! (run with limits, update, pause/resume, delete). A second guest boots systemd's hybrid layout (v1
 //! controllers): placement on every hierarchy, v1 unit properties and files, update, the
 //! freezer, delete and a failed create leaving no unit and no directory. Plus, on this host
 //! (no systemd), the refusal.
@@ -146,6 +147,51 @@ for R in runc oxirun; do
   out=$($RT run --bundle /tmp/b/$R-fg $R-fg </dev/null 2>/tmp/$R-fg.err)
   check "$R: foreground run" "fg-ok rc=0" "$out rc=$?"
   yes_if "$R: foreground run leaves no unit" 'wait_for "no_unit oxt-$R-fg.scope"' "$(prop oxt-$R-fg.scope LoadState) $(cat /tmp/$R-fg.err)"
+done
+
+# Rootless through the user's bus: user 1500's manager (user@1500.service, Debian's
+# delegation: cpu memory pids) and its D-Bus session bus (dbus-user-session), runc's own
+# `spec --rootless` with limits, no cgroupsPath (runc's rootless default: user.slice).
+useradd -m -u 1500 oxu
+systemctl start dbus.socket systemd-logind.service && systemctl start user@1500.service
+AS="setpriv --reuid 1500 --regid 1500 --clear-groups env HOME=/home/oxu XDG_RUNTIME_DIR=/run/user/1500 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1500/bus"
+uprop() { $AS systemctl --user show -p "$2" --value "$1"; }
+no_uunit() { [ "$(uprop $1 LoadState)" = not-found ]; }
+MGR=/sys/fs/cgroup/user.slice/user-1500.slice/user@1500.service
+# (/tmp/rootfs is gone once the user's manager has started, seen with Debian's units: this
+# rootfs is made afresh.)
+mkdir -p /tmp/rl/rootfs/bin /tmp/rl/rootfs/proc /tmp/rl/rootfs/dev /tmp/rl/rootfs/sys /tmp/rl/rootfs/tmp
+cp /bin/busybox /tmp/rl/rootfs/bin/ && ln -s busybox /tmp/rl/rootfs/bin/sleep
+chown -R 1500:1500 /tmp/rl
+(cd /tmp/rl && $AS runc spec --rootless)
+sed -i 's/"terminal": true/"terminal": false/; s/^\t\t\t"sh"$/\t\t\t"sleep", "1000"/' /tmp/rl/config.json
+sed -i 's/"linux": {/"linux": {\n\t\t"resources": {"pids": {"limit": 42}, "memory": {"limit": 33554432}},/' /tmp/rl/config.json
+for R in runc oxirun; do
+  RT="$AS $R --root /tmp/rl/st-$R --systemd-cgroup"
+  [ $R = oxirun ] && RT="$AS $T/oxirun --root /tmp/rl/st-$R --systemd-cgroup"
+  U=$R-rl-$R.scope
+  D=$MGR/user.slice/$U
+  if $RT run -d --bundle /tmp/rl rl-$R </dev/null >/tmp/rl-$R.out 2>&1; then
+    ok "$R: rootless run"
+  else
+    notok "$R: rootless run" "$(cat /tmp/rl-$R.out | tr '\n' ' ')"
+  fi
+  pid=$($RT state rl-$R | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+  check "$R: rootless init in the user manager's unit" "0::${D#/sys/fs/cgroup}" "$(cat /proc/$pid/cgroup)"
+  check "$R: rootless unit active" active "$(uprop $U ActiveState)"
+  check "$R: rootless TasksMax" 42 "$(uprop $U TasksMax)"
+  check "$R: rootless pids.max" 42 "$(cat $D/pids.max)"
+  check "$R: rootless memory.max" 33554432 "$(cat $D/memory.max)"
+  $RT update --pids-limit 33 rl-$R >/tmp/rl-$R-upd.out 2>&1 || echo "# update: $(cat /tmp/rl-$R-upd.out)"
+  check "$R: rootless update TasksMax" 33 "$(uprop $U TasksMax)"
+  check "$R: rootless update pids.max" 33 "$(cat $D/pids.max)"
+  $RT pause rl-$R 2>/dev/null
+  check "$R: rootless pause" 1 "$(cat $D/cgroup.freeze)"
+  $RT resume rl-$R 2>/dev/null
+  check "$R: rootless resume" 0 "$(cat $D/cgroup.freeze)"
+  $RT delete -f rl-$R
+  yes_if "$R: rootless delete removes the unit" 'wait_for "no_uunit $U"' "$(uprop $U LoadState)"
+  yes_if "$R: rootless delete removes the cgroup" '[ ! -e $D ]' "$(ls $D)"
 done
 echo "GUEST-DONE fails=$fails"
 "##;
@@ -294,6 +340,18 @@ const PER_RUNTIME: &[&str] = &[
     "the joined unit goes with its containers",
     "foreground run",
     "foreground run leaves no unit",
+    "rootless run",
+    "rootless init in the user manager's unit",
+    "rootless unit active",
+    "rootless TasksMax",
+    "rootless pids.max",
+    "rootless memory.max",
+    "rootless update TasksMax",
+    "rootless update pids.max",
+    "rootless pause",
+    "rootless resume",
+    "rootless delete removes the unit",
+    "rootless delete removes the cgroup",
 ];
 
 fn base_spec(dir: &TestDir) -> Value {

@@ -153,6 +153,13 @@ impl Cgroup {
         apply(&Target::new(self, false), &unset::effective(r), true)
     }
 
+    /// [`Cgroup::apply`] for a rootless container in a delegated cgroup: without the device
+    /// rules, which an unprivileged user cannot load (a BPF program; runc ignores that
+    /// error for rootless too). The user namespace keeps device nodes out of reach anyway.
+    pub fn apply_rootless(&self, r: &LinuxResources) -> Result<()> {
+        apply(&Target::new(self, false), &unset::effective(r), false)
+    }
+
     /// A live update (`oxirun update`): validate then apply `r` (only the fields it sets),
     /// leaving the device rules alone as runc does.
     pub fn update_resources(&self, r: &LinuxResources) -> Result<()> {

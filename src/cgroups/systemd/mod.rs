@@ -193,6 +193,25 @@ impl Systemd {
         Ok(true)
     }
 
+    /// The manager's own cgroup (`ControlGroup`): empty for the system manager, the
+    /// `user@<uid>.service` cgroup for a user's. Its units' cgroups live below it.
+    pub fn control_group(&mut self) -> Result<String> {
+        let reply = self
+            .conn
+            .call(
+                DEST,
+                PATH,
+                "org.freedesktop.DBus.Properties",
+                "Get",
+                &[Value::str(MANAGER), Value::str("ControlGroup")],
+            )
+            .map_err(|e| anyhow!("systemd: get ControlGroup: {e}"))?;
+        match reply.body.first() {
+            Some(Value::Variant(v)) => Ok(v.as_str().unwrap_or_default().to_string()),
+            other => bail!("systemd: ControlGroup: unexpected reply {other:?}"),
+        }
+    }
+
     /// Set properties of a running unit (runtime only, as runc).
     pub fn set(&mut self, unit: &str, props: Vec<Value>) -> Result<()> {
         if props.is_empty() {
@@ -230,8 +249,12 @@ impl Systemd {
 /// it: the one cgroup2 mount on a pure v2 host; on a v1 or hybrid host every v1 hierarchy
 /// (systemd makes the unit's directory on `name=systemd` and the controllers it manages; the
 /// caller makes the rest and moves the init there, as runc's legacy driver does).
-pub fn cgroup_dirs(u: &UnitPath) -> Result<Vec<(String, PathBuf)>> {
+pub fn cgroup_dirs(u: &UnitPath, rootless: bool) -> Result<Vec<(String, PathBuf)>> {
     let layout = super::Layout::current().map_err(|e| anyhow!(e))?;
+    if rootless && !matches!(&layout.hierarchies[..], [h] if h.name.is_empty()) {
+        // A user's manager gets no delegation on v1 (runc refuses too).
+        bail!("--systemd-cgroup: rootless needs a pure cgroup v2 host");
+    }
     if !layout.hierarchies.iter().any(|h| h.name == "name=systemd")
         && !matches!(&layout.hierarchies[..], [h] if h.name.is_empty())
     {

@@ -8,9 +8,10 @@ use std::path::PathBuf;
 pub struct UnitPath {
     /// The unit: `<prefix>-<name>.scope` (or `<name>` itself when it ends in `.slice`).
     pub unit: String,
-    /// The slice the unit goes into (`system.slice` when the path's slice is empty).
+    /// The slice the unit goes into (the default slice when the path's slice is empty).
     pub slice: String,
-    /// The unit's cgroup relative to the cgroup2 root, e.g. `system.slice/oxirun-c1.scope`.
+    /// The unit's cgroup relative to the cgroup2 root, e.g. `system.slice/oxirun-c1.scope`
+    /// (for a user's manager, below the manager's own cgroup: see `Systemd::control_group`).
     pub cgroup: PathBuf,
 }
 
@@ -45,9 +46,15 @@ pub fn expand_slice(slice: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-/// Parse `cgroupsPath` (None or empty: `system.slice:oxirun:<id>`).
-pub fn parse(cgroups_path: Option<&str>, id: &str) -> Result<UnitPath, String> {
-    let default = format!("system.slice:oxirun:{id}");
+/// Parse `cgroupsPath` (None or empty: `<default slice>:oxirun:<id>`). The default slice is
+/// `system.slice`, or `user.slice` for `rootless` (runc's, in the user's manager).
+pub fn parse(cgroups_path: Option<&str>, id: &str, rootless: bool) -> Result<UnitPath, String> {
+    let default_slice = if rootless {
+        "user.slice"
+    } else {
+        "system.slice"
+    };
+    let default = format!("{default_slice}:oxirun:{id}");
     let p = cgroups_path.filter(|p| !p.is_empty()).unwrap_or(&default);
     let bad =
         |why: &str| format!("linux.cgroupsPath {p:?}: {why} (systemd paths are slice:prefix:name)");
@@ -71,7 +78,7 @@ pub fn parse(cgroups_path: Option<&str>, id: &str) -> Result<UnitPath, String> {
         }
     }
     let slice = if slice.is_empty() {
-        "system.slice"
+        default_slice
     } else {
         slice
     };
@@ -129,20 +136,30 @@ mod tests {
 
     #[test]
     fn runc_rules() {
-        let u = parse(None, "c1").unwrap();
+        let u = parse(None, "c1", false).unwrap();
         assert_eq!(u.unit, "oxirun-c1.scope");
         assert_eq!(u.slice, "system.slice");
         assert_eq!(u.cgroup, PathBuf::from("system.slice/oxirun-c1.scope"));
-        let u = parse(Some(":docker:abc"), "x").unwrap();
+        let u = parse(Some(":docker:abc"), "x", false).unwrap();
         assert_eq!(u.cgroup, PathBuf::from("system.slice/docker-abc.scope"));
-        let u = parse(Some("kubepods-besteffort.slice:cri-containerd:abc"), "x").unwrap();
+        // Rootless: runc's user.slice, for no path and for an empty slice.
+        let u = parse(None, "c1", true).unwrap();
+        assert_eq!(u.cgroup, PathBuf::from("user.slice/oxirun-c1.scope"));
+        let u = parse(Some(":docker:abc"), "x", true).unwrap();
+        assert_eq!(u.slice, "user.slice");
+        let u = parse(
+            Some("kubepods-besteffort.slice:cri-containerd:abc"),
+            "x",
+            false,
+        )
+        .unwrap();
         assert_eq!(
             u.cgroup,
             PathBuf::from("kubepods.slice/kubepods-besteffort.slice/cri-containerd-abc.scope")
         );
-        let u = parse(Some("user.slice::abc"), "x").unwrap();
+        let u = parse(Some("user.slice::abc"), "x", false).unwrap();
         assert_eq!(u.unit, "abc.scope");
-        let u = parse(Some("system.slice:x:machine-pod1.slice"), "x").unwrap();
+        let u = parse(Some("system.slice:x:machine-pod1.slice"), "x", false).unwrap();
         assert!(u.is_slice());
         assert_eq!(u.cgroup, PathBuf::from("machine.slice/machine-pod1.slice"));
     }
@@ -159,7 +176,7 @@ mod tests {
             "s.slice:p:a/b",
             "s.slice:p:..",
         ] {
-            let e = parse(Some(p), "x").unwrap_err();
+            let e = parse(Some(p), "x", false).unwrap_err();
             assert!(e.contains(&format!("{p:?}")), "{p}: {e}");
         }
     }
