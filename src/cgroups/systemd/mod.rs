@@ -251,13 +251,12 @@ impl Systemd {
 /// caller makes the rest and moves the init there, as runc's legacy driver does).
 pub fn cgroup_dirs(u: &UnitPath, rootless: bool) -> Result<Vec<(String, PathBuf)>> {
     let layout = super::Layout::current().map_err(|e| anyhow!(e))?;
-    if rootless && !matches!(&layout.hierarchies[..], [h] if h.name.is_empty()) {
+    let pure_v2 = layout.mode() == super::Mode::Unified;
+    if rootless && !pure_v2 {
         // A user's manager gets no delegation on v1 (runc refuses too).
         bail!("--systemd-cgroup: rootless needs a pure cgroup v2 host");
     }
-    if !layout.hierarchies.iter().any(|h| h.name == "name=systemd")
-        && !matches!(&layout.hierarchies[..], [h] if h.name.is_empty())
-    {
+    if !pure_v2 && !layout.hierarchies.iter().any(|h| h.name == "name=systemd") {
         bail!("--systemd-cgroup: this host mounts no systemd cgroup hierarchy (neither pure cgroup v2 nor name=systemd)");
     }
     Ok(layout
@@ -272,17 +271,18 @@ pub fn cgroup_dirs(u: &UnitPath, rootless: bool) -> Result<Vec<(String, PathBuf)
 pub fn check_placed(pid: i32, u: &UnitPath) -> Result<()> {
     let text = crate::sys::read_small(format!("/proc/{pid}/cgroup"))
         .map_err(|e| anyhow!("/proc/{pid}/cgroup: {e}"))?;
-    let lines: Vec<(&str, &str)> = text
-        .lines()
-        .filter_map(|l| l.split_once(':').and_then(|(_, r)| r.split_once(':')))
-        .collect();
+    let lines = super::mountinfo::parse_self_cgroup(&text);
     let tracked = lines
         .iter()
-        .find(|(c, _)| *c == "name=systemd")
-        .or_else(|| lines.iter().find(|(c, _)| c.is_empty()));
+        .find(|(_, names, _)| names == "name=systemd")
+        .or_else(|| {
+            lines
+                .iter()
+                .find(|(id, names, _)| *id == 0 && names.is_empty())
+        });
     let want = Path::new("/").join(&u.cgroup);
     match tracked {
-        Some((_, path)) if Path::new(path) == want => Ok(()),
+        Some((_, _, path)) if Path::new(path) == want => Ok(()),
         _ => bail!(
             "systemd: unit {} started, but the init is in cgroup {:?}, not {}",
             u.unit,
