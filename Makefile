@@ -1,7 +1,7 @@
 # The two set-up commands of the README (run as root on Debian):
 #   make demo   - install what is missing, build, and run a busybox container that shows what it sees
 #   make test   - install what is missing, build, and run every test
-# Plus `make bench` for the lifecycle benchmark against runc/crun.
+# Plus `make bench` for the lifecycle benchmark against runc/crun (host, then the systemd guest).
 
 PKGS := busybox-static dbus-user-session runc crun qemu-system-x86 linux-image-amd64 systemd kmod cpio iproute2 podman containerd uidmap gcc libc6-dev strace golang-go make docker.io docker-compose util-linux apparmor selinux-policy-default
 DEMO := target/demo
@@ -43,9 +43,12 @@ test: deps
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 	fuzz/run.sh $${FUZZ_SECONDS:-30}
 
+# Then the systemd driver's cost (binary size; its rows beside cgroupfs ones) and every runtime
+# with cgroups, in the pure cgroup v2 guest with systemd as PID 1 (integration/src/bin/guest-bench.rs).
 bench: deps release
 	OXIRUN_BIN=$(CURDIR)/$(STATIC) cargo bench --bench lifecycle
 	cargo bench --bench seccomp_compile
+	OXIRUN_BIN=$(CURDIR)/$(STATIC) cargo run --quiet -p oxirun-integration --bin guest-bench
 
 # The static binary to $(PREFIX)/bin, plus the man pages and bash/zsh/fish completions
 # generated from the clap definitions (src/bin/oxirun-docs.rs).

@@ -9,12 +9,11 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::{json, Value};
 
 use crate::runtime::Mode;
-use crate::CGROUP_PARENT;
 
 /// `runc spec` (1.1.5) output, used when runc is not installed so every runtime still gets it.
 const FALLBACK_SPEC: &str = r#"{"ociVersion":"1.0.2-dev","process":{"terminal":true,"user":{"uid":0,"gid":0},"args":["sh"],"env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","TERM=xterm"],"cwd":"/","capabilities":{"bounding":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"effective":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"permitted":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"ambient":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"]},"rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}],"noNewPrivileges":true},"root":{"path":"rootfs","readonly":true},"hostname":"runc","mounts":[{"destination":"/proc","type":"proc","source":"proc"},{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620","gid=5"]},{"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]},{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue","options":["nosuid","noexec","nodev"]},{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]},{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}],"linux":{"resources":{"devices":[{"allow":false,"access":"rwm"}]},"namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}],"maskedPaths":["/proc/acpi","/proc/asound","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/sys/firmware","/proc/scsi"],"readonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}}"#;
 
-/// Limits of the `run+seccomp+limits` scenario (cgroups mode only).
+/// Limits of the `run+seccomp+limits` scenario (modes with cgroups only).
 pub const MEMORY_LIMIT: u64 = 256 << 20;
 pub const PIDS_LIMIT: u64 = 128;
 pub const CPU_SHARES: u64 = 512;
@@ -87,7 +86,7 @@ pub fn docker_seccomp(manifest: &Path) -> Result<Value> {
 }
 
 /// The config for one container: `base` with `variant` applied, in `mode` (`cgroupsPath`
-/// `/oxirun-bench/<leaf>` or none), and with `root.path` replaced when `rootfs` is given.
+/// from [`crate::cgroups::cgroups_path`]), and with `root.path` replaced when `rootfs` is given.
 pub fn spec_for(
     base: &Value,
     seccomp: &Value,
@@ -106,20 +105,13 @@ pub fn spec_for(
     let linux = spec["linux"]
         .as_object_mut()
         .ok_or_else(|| anyhow!("spec without linux"))?;
-    match mode {
-        Mode::Cgroups => {
-            linux.insert(
-                "cgroupsPath".into(),
-                json!(format!("/{CGROUP_PARENT}/{leaf}")),
-            );
-        }
-        Mode::NoCgroups => {
-            linux.remove("cgroupsPath");
-        }
-    }
+    match crate::cgroups::cgroups_path(mode, leaf) {
+        Some(path) => linux.insert("cgroupsPath".into(), json!(path)),
+        None => linux.remove("cgroupsPath"),
+    };
     if variant == Variant::SeccompLimits {
         linux.insert("seccomp".into(), seccomp.clone());
-        if mode == Mode::Cgroups {
+        if mode.has_cgroups() {
             let resources = linux
                 .entry("resources")
                 .or_insert_with(|| json!({}))

@@ -1,10 +1,41 @@
-//! The bench's cgroups: only `/oxirun-bench` and below, in every hierarchy; read and `rmdir`
-//! only, never a write to any cgroup file.
+//! The bench's cgroups: only `/oxirun-bench` and below, in every hierarchy, and (systemd mode)
+//! the `oxirun-bench.slice` unit and its scopes; read and `rmdir` only (the slice is stopped
+//! through `systemctl`), never a write to any cgroup file.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
+use crate::runtime::{systemd_booted, Mode};
 use crate::CGROUP_PARENT;
+
+/// The slice of the systemd mode's containers (`cgroupsPath` `oxirun-bench.slice:oxb:<leaf>`).
+pub const SLICE: &str = "oxirun-bench.slice";
+
+/// The `cgroupsPath` of container `leaf` in `mode` (None: no cgroup).
+pub fn cgroups_path(mode: Mode, leaf: &str) -> Option<String> {
+    match mode {
+        Mode::Cgroups => Some(format!("/{CGROUP_PARENT}/{leaf}")),
+        Mode::NoCgroups => None,
+        Mode::Systemd => Some(format!("{SLICE}:oxb:{leaf}")),
+    }
+}
+
+/// The directory under the mode's parent that holds container `leaf`: the leaf itself, or
+/// the scope unit `oxb-<leaf>.scope` systemd made.
+fn leaf_dir(mode: Mode, leaf: &str) -> String {
+    match mode {
+        Mode::Systemd => format!("oxb-{leaf}.scope"),
+        _ => leaf.to_string(),
+    }
+}
+
+fn parent_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Systemd => SLICE,
+        _ => CGROUP_PARENT,
+    }
+}
 
 /// A hybrid host: v1 controllers and a v2 hierarchy at `/sys/fs/cgroup/unified` with controllers.
 pub fn hybrid_cgroups() -> bool {
@@ -13,16 +44,29 @@ pub fn hybrid_cgroups() -> bool {
         .unwrap_or(false)
 }
 
-/// `/sys/fs/cgroup/<hierarchy>/oxirun-bench` for every mounted hierarchy (v1 and v2).
-pub fn cgroup_parents() -> Vec<PathBuf> {
+/// This host's cgroup layout, for the report.
+pub fn layout() -> &'static str {
+    if hybrid_cgroups() {
+        "hybrid (v1 controllers, v2 at /sys/fs/cgroup/unified)"
+    } else if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "pure v2"
+    } else {
+        "v1"
+    }
+}
+
+/// `/sys/fs/cgroup/<hierarchy>/<parent>` for every mounted hierarchy (v1 and v2), where
+/// `<parent>` is `oxirun-bench` or, in the systemd mode, `oxirun-bench.slice`.
+pub fn cgroup_parents(mode: Mode) -> Vec<PathBuf> {
+    let name = parent_name(mode);
     let mut out = Vec::new();
     let root = Path::new("/sys/fs/cgroup");
     if root.join("cgroup.controllers").exists() {
-        out.push(root.join(CGROUP_PARENT)); // pure v2
+        out.push(root.join(name)); // pure v2
     }
     if let Ok(entries) = fs::read_dir(root) {
         for e in entries.flatten() {
-            let p = e.path().join(CGROUP_PARENT);
+            let p = e.path().join(name);
             if e.path().is_dir() && !e.path().is_symlink() {
                 out.push(p);
             }
@@ -31,11 +75,12 @@ pub fn cgroup_parents() -> Vec<PathBuf> {
     out
 }
 
-/// Hierarchy names (`memory`, `unified`, ...) holding `/oxirun-bench/<leaf>`.
-pub fn hierarchies_with(leaf: &str) -> Vec<String> {
-    cgroup_parents()
+/// Hierarchy names (`memory`, `unified`, `cgroup` for pure v2, ...) holding container `leaf`.
+pub fn hierarchies_with(mode: Mode, leaf: &str) -> Vec<String> {
+    let dir = leaf_dir(mode, leaf);
+    cgroup_parents(mode)
         .iter()
-        .filter(|p| p.join(leaf).is_dir())
+        .filter(|p| p.join(&dir).is_dir())
         .filter_map(|p| {
             p.parent()?
                 .file_name()
@@ -44,10 +89,12 @@ pub fn hierarchies_with(leaf: &str) -> Vec<String> {
         .collect()
 }
 
-/// `<hierarchy>/<leaf>` for every `/oxirun-bench/<leaf>` whose name starts with `prefix`.
-pub fn leaves_with_prefix(prefix: &str) -> Vec<String> {
+/// `<hierarchy>/<dir>` for every container directory of `mode` whose leaf starts with `prefix`.
+pub fn leaves_with_prefix(mode: Mode, prefix: &str) -> Vec<String> {
+    let prefix = leaf_dir(mode, prefix);
+    let prefix = prefix.strip_suffix(".scope").unwrap_or(&prefix);
     let mut out = Vec::new();
-    for parent in cgroup_parents() {
+    for parent in cgroup_parents(mode) {
         let Ok(entries) = fs::read_dir(&parent) else {
             continue;
         };
@@ -67,19 +114,42 @@ pub fn leaves_with_prefix(prefix: &str) -> Vec<String> {
     out
 }
 
-/// Removes `/oxirun-bench/<leaf>` (and anything below it) in every hierarchy, if empty.
-pub fn remove_leaf(leaf: &str) {
-    for h in cgroup_parents() {
-        let dir = h.join(leaf);
+/// Removes container `leaf`'s cgroup (and anything below it) in every hierarchy, if empty;
+/// in the systemd mode stops its scope, if the runtime left it (failed units: [`cleanup_cgroups`]).
+pub fn remove_leaf(mode: Mode, leaf: &str) {
+    let dir = leaf_dir(mode, leaf);
+    if mode == Mode::Systemd {
+        if cgroup_parents(mode).iter().any(|p| p.join(&dir).is_dir()) {
+            systemctl(&["stop", &dir]);
+        }
+        return;
+    }
+    for h in cgroup_parents(mode) {
+        let dir = h.join(&dir);
         if dir.is_dir() {
             rmdir_tree(&dir);
         }
     }
 }
 
-/// Removes our (empty) cgroups: leaves first, then `/oxirun-bench`. Never writes to any cgroup.
+/// `systemctl --quiet ARGS` (quiet: a unit that is already gone is not an error here).
+fn systemctl(args: &[&str]) {
+    let _ = Command::new("systemctl")
+        .arg("--quiet")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Removes our (empty) cgroups: leaves first, then `/oxirun-bench`; stops `oxirun-bench.slice`
+/// (and with it any scope a runtime left). Never writes to any cgroup file.
 pub fn cleanup_cgroups() {
-    for parent in cgroup_parents() {
+    if systemd_booted() {
+        systemctl(&["stop", SLICE]);
+        systemctl(&["reset-failed", SLICE, "oxb-*.scope"]);
+    }
+    for parent in cgroup_parents(Mode::Cgroups) {
         if !parent.is_dir() {
             continue;
         }

@@ -43,7 +43,12 @@
 //! re-exec; the report prints the difference to `oxirun (no cgroups)` as that defence's cost.
 //!
 //! Modes, one per row: `cgroups` = `linux.cgroupsPath` `/oxirun-bench/<runtime>-<n>` handled by
-//! the runtime's default cgroupfs manager (this host is hybrid v1 + v2). `no cgroups` =
+//! the runtime's default cgroupfs manager (this host is hybrid v1 + v2). `systemd` =
+//! `--systemd-cgroup` with `cgroupsPath` `oxirun-bench.slice:oxb:<runtime>-<n>`, a transient
+//! scope per container, measured only where systemd is PID 1 (`make bench` runs this bench
+//! again in the pure cgroup v2 guest for those rows, see `integration/src/bin/guest-bench.rs`);
+//! the report's `systemd driver cost` is each runtime's systemd row minus its cgroups row.
+//! On a pure v2 host crun gets `cgroups` and `systemd` rows too. `no cgroups` =
 //! `--cgroup-manager=disabled` and no `cgroupsPath`, measured for crun (which cannot use this
 //! hybrid host's cgroups) and for oxirun (both modes, so that it is compared with every peer in
 //! the peer's own mode); runc and youki have no such switch and are measured only with cgroups.
@@ -55,10 +60,12 @@
 //! Environment: `OXIRUN_BENCH_ITERS` (default 50), `OXIRUN_BENCH_WARMUPS` (3),
 //! `OXIRUN_BENCH_SERIAL` (200), `OXIRUN_BENCH_PARALLEL` (50; 0 skips a throughput batch),
 //! `OXIRUN_BIN` (default: the binary cargo built for this bench, else `target/release/oxirun`),
-//! `OXIRUN_BENCH_RUNTIMES` (comma list, default all found). Machine safety: the bench signals
+//! `OXIRUN_BENCH_RUNTIMES` (comma list, default all found), `OXIRUN_BENCH_MODES` (comma list of
+//! `cgroups`, `no-cgroups`, `systemd`; default all that apply). Machine safety: the bench signals
 //! only processes it started (its children, and container processes reparented to it as a
 //! subreaper, by pidfd), never PID 1 or anything else, and touches only cgroups under
-//! `/oxirun-bench`, which it removes (`rmdir`, every hierarchy) at the end; it never writes to
+//! `/oxirun-bench`, which it removes (`rmdir`, every hierarchy) at the end, and the
+//! `oxirun-bench.slice` unit with its scopes, which it stops (`systemctl`); it never writes to
 //! any cgroup file.
 
 mod bundle;

@@ -85,6 +85,7 @@ pub fn report(
     throughput_table(&mut out, &rows, cfg);
     let ratios = ratio_table(&mut out, &rows);
     let reexec = reexec_cost(&mut out, &rows);
+    let systemd = systemd_cost(&mut out, &rows);
     notes(&mut out, &rows, cgroups_seen);
     print!("{out}");
 
@@ -97,8 +98,11 @@ pub fn report(
         "warmups": cfg.warmups,
         "kernel": host.kernel,
         "cpus": host.cpus,
+        "cgroup_layout": crate::cgroups::layout(),
+        "systemd_pid1": crate::runtime::systemd_booted(),
         "modes": {
-            "cgroups": format!("linux.cgroupsPath /{CGROUP_PARENT}/<runtime>-<n>, runtime's default cgroupfs manager, hybrid v1+v2 host"),
+            "cgroups": format!("linux.cgroupsPath /{CGROUP_PARENT}/<runtime>-<n>, runtime's default cgroupfs manager"),
+            "systemd": format!("--systemd-cgroup, linux.cgroupsPath {}:oxb:<runtime>-<n> (a transient scope per container; only where systemd is PID 1)", crate::cgroups::SLICE),
             "no cgroups": "--cgroup-manager=disabled (crun, oxirun), no cgroupsPath; on a hybrid host crun runs from a private mount namespace with /sys/fs/cgroup/unified detached (crun 1.8 refuses hybrid hosts even with cgroups disabled)",
         },
         "scenarios": {
@@ -114,12 +118,13 @@ pub fn report(
             "cpu_shares": CPU_SHARES,
             "cpu_quota": CPU_QUOTA,
             "cpu_period": CPU_PERIOD,
-            "applied_in_modes": ["cgroups"],
+            "applied_in_modes": ["cgroups", "systemd"],
         },
         "throughput_counts": { "serial": cfg.serial, "parallel": cfg.parallel },
         "runtimes": json_rows,
         "ratios_oxirun_over_peer": ratios,
         "cve_2019_5736_reexec_cost": reexec,
+        "systemd_driver_cost": systemd,
         "outputs": ["lifecycle.json", "lifecycle.md", "lifecycle.svg"],
     });
     Output {
@@ -188,7 +193,7 @@ fn main_table(
                 "wall_us": rt.samples[s].iter().map(|x| x.wall).collect::<Vec<_>>(),
             });
             if scenario == Scenario::RunSeccomp {
-                entry["limits_applied"] = json!(rt.mode == Mode::Cgroups);
+                entry["limits_applied"] = json!(rt.mode.has_cgroups());
                 entry["overhead_over_run"] = match row.sum(Scenario::Run) {
                     Some(run) => json!({
                         "wall_median_delta_us": sum.wall_med as i64 - run.wall_med as i64,
@@ -241,12 +246,12 @@ fn seccomp_overhead(out: &mut String, rows: &[Row]) {
         out,
         "\nseccomp+limits overhead over the bare `run` of the same row (medians; limits = memory \
          {} MiB, pids {PIDS_LIMIT}, cpu shares {CPU_SHARES} quota {CPU_QUOTA}/{CPU_PERIOD}, \
-         cgroups mode only):",
+         modes with cgroups only):",
         MEMORY_LIMIT >> 20
     );
     for row in rows {
         let what = match row.rt.mode {
-            Mode::Cgroups => "seccomp+limits",
+            Mode::Cgroups | Mode::Systemd => "seccomp+limits",
             Mode::NoCgroups => "seccomp only (no cgroups: no limits)",
         };
         let (Some(run), Some(sec)) = (row.sum(Scenario::Run), row.sum(Scenario::RunSeccomp)) else {
@@ -471,14 +476,7 @@ CVE-2019-5736 re-exec cost: oxirun (no cgroups) minus the same binary from a rea
         let (Some(a), Some(b)) = (ox.sum(scenario), ro.sum(scenario)) else {
             continue;
         };
-        let wall = a.wall_med as i64 - b.wall_med as i64;
-        let cpu = a.cpu_total as i64 - b.cpu_total as i64;
-        let mut line = format!(
-            "  {:<25} wall {} ms  CPU {} ms",
-            scenario.label(mode),
-            signed_ms(wall),
-            signed_ms(cpu)
-        );
+        let (mut line, delta) = difference(scenario, mode, a, b);
         for peer in rows
             .iter()
             .filter(|r| !r.rt.name.starts_with("oxirun") && r.rt.mode == mode)
@@ -494,12 +492,63 @@ CVE-2019-5736 re-exec cost: oxirun (no cgroups) minus the same binary from a rea
             }
         }
         let _ = writeln!(out, "{line}");
-        per.insert(
-            scenario.key().to_string(),
-            json!({ "wall_us": wall, "cpu_us": cpu }),
-        );
+        per.insert(scenario.key().to_string(), delta);
     }
     Value::Object(per)
+}
+
+/// `a` minus `b` for one scenario: the report line (wall, CPU, peak RSS) and its JSON.
+fn difference(scenario: Scenario, mode: Mode, a: &Summary, b: &Summary) -> (String, Value) {
+    let wall = a.wall_med as i64 - b.wall_med as i64;
+    let cpu = a.cpu_total as i64 - b.cpu_total as i64;
+    let rss = a.rss as i64 - b.rss as i64;
+    let line = format!(
+        "  {:<25} wall {} ms ({:.2}x)  CPU {} ms ({:.2}x)  RSS {rss:+} KiB",
+        scenario.label(mode),
+        signed_ms(wall),
+        ratio(a.wall_med, b.wall_med),
+        signed_ms(cpu),
+        ratio(a.cpu_total, b.cpu_total),
+    );
+    let json = json!({
+        "wall_us": wall, "cpu_us": cpu, "rss_kib": rss,
+        "wall_ratio": ratio(a.wall_med, b.wall_med), "cpu_ratio": ratio(a.cpu_total, b.cpu_total),
+    });
+    (line, json)
+}
+
+/// What the systemd driver costs over the cgroupfs one, per runtime measured both ways:
+/// `<rt> (systemd)` minus `<rt> (cgroups)`, medians (the D-Bus round trips to systemd, the
+/// transient unit's job, and for oxirun its own D-Bus client).
+fn systemd_cost(out: &mut String, rows: &[Row]) -> Value {
+    let mut all = serde_json::Map::new();
+    for sd in rows.iter().filter(|r| r.rt.mode == Mode::Systemd) {
+        let Some(fs) = rows
+            .iter()
+            .find(|r| r.rt.name == sd.rt.name && r.rt.mode == Mode::Cgroups)
+        else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "
+systemd driver cost: {} minus {} (medians):",
+            sd.rt.row_name(),
+            fs.rt.row_name()
+        );
+        let mut per = serde_json::Map::new();
+        for scenario in SCENARIOS {
+            let (Some(a), Some(b)) = (sd.sum(scenario), fs.sum(scenario)) else {
+                let _ = writeln!(out, "  {:<25} n/a (a side failed)", scenario.key());
+                continue;
+            };
+            let (line, delta) = difference(scenario, Mode::Systemd, a, b);
+            let _ = writeln!(out, "{line}");
+            per.insert(scenario.key().to_string(), delta);
+        }
+        all.insert(sd.rt.name.clone(), Value::Object(per));
+    }
+    Value::Object(all)
 }
 
 fn notes(out: &mut String, rows: &[Row], cgroups_seen: &BTreeMap<String, Vec<String>>) {
@@ -515,13 +564,20 @@ fn notes(out: &mut String, rows: &[Row], cgroups_seen: &BTreeMap<String, Vec<Str
         };
         let _ = writeln!(out, "  {:<20} {seen}", row.rt.row_name());
     }
+    let layout = if crate::cgroups::hybrid_cgroups() {
+        "this hybrid v1+v2 host"
+    } else {
+        "this host"
+    };
+    let slice = crate::cgroups::SLICE;
     let _ = writeln!(
         out,
         "\nmodes: cgroups = linux.cgroupsPath /{CGROUP_PARENT}/<runtime>-<n>, the runtime's \
-         default cgroupfs manager on this hybrid v1+v2 host;\n       no cgroups = \
-         --cgroup-manager=disabled (crun, oxirun), no cgroupsPath; on a hybrid host crun is \
-         spawned from a private mount namespace\n       without /sys/fs/cgroup/unified (crun 1.8 \
-         refuses hybrid hosts even with cgroups disabled).\n\
+         default cgroupfs manager on {layout};\n       no cgroups = \
+         --cgroup-manager=disabled (crun, oxirun), no cgroupsPath; systemd = --systemd-cgroup, \
+         cgroupsPath {slice}:oxb:<runtime>-<n>\n       (measured only where systemd is PID 1); \
+         on a hybrid host crun is spawned from a private mount namespace\n       without \
+         /sys/fs/cgroup/unified (crun 1.8 refuses hybrid hosts even with cgroups disabled).\n\
          exec = `exec ID /bin/true` into a long-running /bin/sleep container (started untimed); \
          run+seccomp+limits = Docker default\nseccomp profile plus limits, seccomp only in the no \
          cgroups mode.\n\

@@ -12,8 +12,12 @@ use crate::throughput::Throughput;
 
 #[derive(Clone, Copy, PartialEq)]
 pub enum Mode {
+    /// The runtime's cgroupfs manager, `cgroupsPath` `/oxirun-bench/<leaf>`.
     Cgroups,
+    /// `--cgroup-manager=disabled`, no `cgroupsPath`.
     NoCgroups,
+    /// `--systemd-cgroup`, `cgroupsPath` `oxirun-bench.slice:oxb:<leaf>` (systemd as PID 1 only).
+    Systemd,
 }
 
 impl Mode {
@@ -21,8 +25,28 @@ impl Mode {
         match self {
             Mode::Cgroups => "cgroups",
             Mode::NoCgroups => "no cgroups",
+            Mode::Systemd => "systemd",
         }
     }
+
+    /// Whether the container gets a cgroup (and the limits of `run+seccomp+limits`).
+    pub fn has_cgroups(self) -> bool {
+        self != Mode::NoCgroups
+    }
+
+    /// The global flags that select this mode (runc, crun, youki and oxirun share them).
+    fn global_args(self) -> &'static [&'static str] {
+        match self {
+            Mode::Cgroups => &[],
+            Mode::NoCgroups => &["--cgroup-manager=disabled"],
+            Mode::Systemd => &["--systemd-cgroup"],
+        }
+    }
+}
+
+/// systemd is PID 1 (its own test, sd_booted): the `systemd` rows are measured.
+pub fn systemd_booted() -> bool {
+    Path::new("/run/systemd/system").is_dir()
 }
 
 /// Row name of oxirun run from a read-only mount of its binary (no re-exec).
@@ -62,12 +86,28 @@ impl Runtime {
 }
 
 pub fn find_runtimes(manifest: &Path, bench_dir: &Path) -> Result<Vec<Runtime>> {
-    let wanted: Option<Vec<String>> = std::env::var("OXIRUN_BENCH_RUNTIMES")
-        .ok()
-        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
+    let list = |var: &str| -> Option<Vec<String>> {
+        std::env::var(var)
+            .ok()
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+    };
+    let wanted = list("OXIRUN_BENCH_RUNTIMES");
     let want = |n: &str| wanted.as_ref().is_none_or(|w| w.iter().any(|x| x == n));
+    // OXIRUN_BENCH_MODES: a comma list of `cgroups`, `no-cgroups`, `systemd`.
+    let modes = list("OXIRUN_BENCH_MODES");
+    let hybrid = crate::cgroups::hybrid_cgroups();
+    let systemd = systemd_booted();
+    let mode_ok = |m: Mode| {
+        (m != Mode::Systemd || systemd)
+            && modes
+                .as_ref()
+                .is_none_or(|w| w.iter().any(|x| *x == m.label().replace(' ', "-")))
+    };
     let mut out = Vec::new();
-    let mut add = |name: &str, bin: PathBuf, mode: Mode, global: &[&str], err: Option<String>| {
+    let mut add = |name: &str, bin: PathBuf, mode: Mode, err: Option<String>| {
+        if !mode_ok(mode) {
+            return;
+        }
         let version = match &err {
             Some(_) => String::new(),
             None => version_of(&bin),
@@ -76,7 +116,7 @@ pub fn find_runtimes(manifest: &Path, bench_dir: &Path) -> Result<Vec<Runtime>> 
             name: name.to_string(),
             bin,
             mode,
-            global_args: global.iter().map(|s| s.to_string()).collect(),
+            global_args: mode.global_args().iter().map(|s| s.to_string()).collect(),
             mnt_ns: None,
             version,
             root: PathBuf::new(),
@@ -101,25 +141,14 @@ pub fn find_runtimes(manifest: &Path, bench_dir: &Path) -> Result<Vec<Runtime>> 
                 bin.display()
             )
         });
-        add("oxirun", bin.clone(), Mode::Cgroups, &[], err.clone());
-        // The same mode as crun here (crun cannot use this hybrid host's cgroups).
-        add(
-            "oxirun",
-            bin.clone(),
-            Mode::NoCgroups,
-            &["--cgroup-manager=disabled"],
-            err.clone(),
-        );
+        add("oxirun", bin.clone(), Mode::Cgroups, err.clone());
+        // The same mode as crun on a hybrid host (crun cannot use its cgroups).
+        add("oxirun", bin.clone(), Mode::NoCgroups, err.clone());
         // The same binary seen through a read-only bind mount (a private mount namespace, see
         // mntns::ro_exe_namespace): oxirun then skips its CVE-2019-5736 re-exec, so the
         // difference to the row above is what that defence costs.
-        add(
-            RO_EXE,
-            bin,
-            Mode::NoCgroups,
-            &["--cgroup-manager=disabled"],
-            err,
-        );
+        add(RO_EXE, bin.clone(), Mode::NoCgroups, err.clone());
+        add("oxirun", bin, Mode::Systemd, err);
     }
     for name in ["runc", "crun", "youki"] {
         if !want(name) {
@@ -127,17 +156,14 @@ pub fn find_runtimes(manifest: &Path, bench_dir: &Path) -> Result<Vec<Runtime>> 
         }
         let Some(bin) = which(name) else { continue };
         if name == "crun" {
-            // crun 1.8 refuses this hybrid cgroup host unless cgroups are disabled.
-            add(
-                name,
-                bin,
-                Mode::NoCgroups,
-                &["--cgroup-manager=disabled"],
-                None,
-            );
-        } else {
-            add(name, bin, Mode::Cgroups, &[], None);
+            // crun 1.8 refuses a hybrid cgroup host unless cgroups are disabled.
+            add(name, bin.clone(), Mode::NoCgroups, None);
+            if hybrid {
+                continue;
+            }
         }
+        add(name, bin.clone(), Mode::Cgroups, None);
+        add(name, bin, Mode::Systemd, None);
     }
     if out.is_empty() {
         bail!("no runtime to measure");

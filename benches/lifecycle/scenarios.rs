@@ -230,7 +230,7 @@ impl Bench {
         // First warm-up only: which hierarchies got this container's cgroup.
         self.cgroups_seen
             .entry(rt.row_name())
-            .or_insert_with(|| cgroups::hierarchies_with(leaf));
+            .or_insert_with(|| cgroups::hierarchies_with(rt.mode, leaf));
         let start = self.command(rt, &["start", id])?;
         let t_wait = Instant::now();
         let init_cpu = wait_init(pid)?;
@@ -338,7 +338,7 @@ impl Bench {
         if killed.is_err() || reaped.is_err() || deleted.is_err() {
             self.teardown(rt, &long.id, &long.leaf);
         } else {
-            cgroups::remove_leaf(&long.leaf);
+            cgroups::remove_leaf(rt.mode, &long.leaf);
         }
         let _ = fs::remove_dir_all(&long.dir);
         killed.context("kill")?;
@@ -355,7 +355,7 @@ impl Bench {
         std::thread::sleep(Duration::from_millis(50));
         reap_strays();
         kill_our_children(&self.keep());
-        cgroups::remove_leaf(leaf);
+        cgroups::remove_leaf(rt.mode, leaf);
     }
 }
 

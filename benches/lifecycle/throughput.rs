@@ -136,7 +136,7 @@ impl Bench {
                     .collect()
             })
             .unwrap_or_default();
-        let cgroup_dirs = cgroups::leaves_with_prefix(&prefix_leaf);
+        let cgroup_dirs = cgroups::leaves_with_prefix(rt.mode, &prefix_leaf);
         let leftover = Leftover { state, cgroup_dirs };
 
         if !leftover.state.is_empty() {
@@ -149,7 +149,7 @@ impl Bench {
         reap_strays();
         kill_our_children(&self.keep());
         for (_, leaf, dir) in &made {
-            cgroups::remove_leaf(leaf);
+            cgroups::remove_leaf(rt.mode, leaf);
             let _ = fs::remove_dir_all(dir);
         }
         Ok(Throughput {
