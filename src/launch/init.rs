@@ -131,8 +131,14 @@ fn setup<'a>(cfg: &Config<'a>, plan: &NsPlan, sync_fd: &OwnedFd) -> Result<super
     if cfg.tty {
         // Before the masks: /dev/console is mounted from the pty fd (CVE-2025-52565).
         setup_terminal(spec, cfg.console_socket, sync_fd, true)?;
+    } else {
+        // A session of its own, as runc's init always has (a terminal's gets one there):
+        // nothing of the container then belongs to a session outside its pid namespace,
+        // which CRIU refuses to dump without --shell-job.
+        nix::unistd::setsid().map_err(|e| anyhow!("setsid: {e}"))?;
     }
     rootfs::finalize(spec, entered)?;
+    reopen_dev_null();
     crate::debug!("init: rootfs ready (pivot_root done, masks applied)");
     crate::attrs::apply(spec)?;
 
@@ -303,4 +309,31 @@ fn start_and_exec(cfg: &Config, fin: super::Final) -> String {
         return format!("{e:#}");
     }
     fin.exec()
+}
+
+/// Stdio that is the host's /dev/null (what conmon and containerd give a detached init) is
+/// reopened from the container's own /dev/null, as runc does: a file of a mount outside the
+/// container would otherwise stay open in it, and CRIU cannot dump that ("Can't lookup
+/// mount"). Nothing happens without a /dev/null in the container.
+fn reopen_dev_null() {
+    use std::os::fd::AsRawFd;
+    let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    else {
+        return;
+    };
+    let Ok(want) = nix::sys::stat::fstat(&null) else {
+        return;
+    };
+    for fd in 0..3 {
+        let Ok(st) = nix::sys::stat::fstat(sys::process::borrow_fd(fd)) else {
+            continue;
+        };
+        let is_char = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+        if is_char && st.st_rdev == want.st_rdev && st.st_dev != want.st_dev {
+            let _ = sys::process::dup_onto(null.as_raw_fd(), fd);
+        }
+    }
 }
