@@ -3,7 +3,7 @@
 #   make test   - install what is missing, build, and run every test
 # Plus `make bench` for the lifecycle benchmark against runc/crun (host, then the systemd guest).
 
-PKGS := busybox-static dbus-user-session runc crun qemu-system-x86 linux-image-amd64 systemd kmod cpio iproute2 podman containerd uidmap gcc libc6-dev strace golang-go make docker.io docker-compose util-linux apparmor selinux-policy-default
+PKGS := busybox-static dbus-user-session runc crun qemu-system-x86 linux-image-amd64 systemd kmod cpio iproute2 podman containerd uidmap gcc libc6-dev strace golang-go make docker.io docker-compose util-linux apparmor selinux-policy-default criu
 DEMO := target/demo
 
 # The release binary is static (no dynamic loader on each of its two execs: faster, and a

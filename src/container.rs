@@ -221,16 +221,7 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         cgroup.validate_resources(resources)?;
     }
     let unit_props = match &unit {
-        Some(_) => {
-            let annotations = bundle.spec.annotations().clone().unwrap_or_default();
-            let mut p = systemd::props::resources(resources, !cgroup.is_unified())
-                .map_err(|e| anyhow!(e))?;
-            p.extend(
-                systemd::props::annotations(&annotations.into_iter().collect())
-                    .map_err(|e| anyhow!(e))?,
-            );
-            p
-        }
+        Some(_) => unit_properties(&bundle.spec, resources, !cgroup.is_unified())?,
         None => Vec::new(),
     };
     let pid_file = opts
@@ -426,6 +417,21 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
     Ok((sdir, st, created))
 }
 
+/// The transient unit's properties for a container: the resources systemd manages, and every
+/// `org.systemd.property.*` annotation.
+pub(crate) fn unit_properties(
+    spec: &oci_spec::runtime::Spec,
+    resources: &oci_spec::runtime::LinuxResources,
+    v1: bool,
+) -> Result<Vec<crate::dbus::Value>> {
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    let mut p = systemd::props::resources(resources, v1).map_err(|e| anyhow!(e))?;
+    p.extend(
+        systemd::props::annotations(&annotations.into_iter().collect()).map_err(|e| anyhow!(e))?,
+    );
+    Ok(p)
+}
+
 /// Socket-activation fds meant for us (systemd's LISTEN_FDS with LISTEN_PID == our pid).
 fn listen_fds() -> u32 {
     let ours = std::env::var("LISTEN_PID")
@@ -603,7 +609,7 @@ fn kill_and_wait(st: &State) -> Result<()> {
 
 /// Remove everything a stopped container still holds: processes left in its cgroup (a
 /// container without its own pid namespace), the cgroup, the state directory.
-fn destroy(sdir: StateDir, st: &State) -> Result<()> {
+pub(crate) fn destroy(sdir: StateDir, st: &State) -> Result<()> {
     if !st.cgroup.pids().unwrap_or_default().is_empty() {
         let _ = st.cgroup.kill_all(libc::SIGKILL);
     }

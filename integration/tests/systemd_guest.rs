@@ -416,39 +416,7 @@ fn run_guest(name: &str, cgroups: guest::Cgroups, scenarios: &str, want: &[Strin
     // The guest's root is this machine's: the dynamically linked debug build runs there.
     files.push(("oxirun", fs::read(oxirun_bin()).unwrap(), true));
     let script = format!("{TAP_HELPERS}{PRELUDE}{scenarios}");
-    let run = guest::boot_with(cgroups, &dir.path, &files, &script, TIMEOUT);
-    eprintln!(
-        "{name} guest ran {:?}{}; console:\n{}",
-        run.wall,
-        if run.timed_out { " (TIMED OUT)" } else { "" },
-        run.console
-    );
-    assert!(!run.timed_out, "guest timed out after {TIMEOUT:?}");
-    assert!(
-        run.console.contains("GUEST-START"),
-        "the guest script never started"
-    );
-    let results = guest::results(&run.console);
-    let failed: Vec<String> = results
-        .iter()
-        .filter(|(ok, _, _)| !ok)
-        .map(|(_, n, why)| format!("{n}: {why}"))
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "failed scenarios:\n{}",
-        failed.join("\n")
-    );
-    for w in want {
-        assert!(
-            results.iter().any(|(ok, n, _)| *ok && n == w),
-            "scenario {w:?} did not report ok"
-        );
-    }
-    assert!(
-        run.console.contains("GUEST-DONE fails=0"),
-        "guest did not finish cleanly"
-    );
+    guest::run_suite(name, cgroups, &dir, &files, &script, TIMEOUT, want);
 }
 
 /// `first` and then each runtime's `per_runtime` scenario names.

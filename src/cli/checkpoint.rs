@@ -1,17 +1,11 @@
-//! `oxirun checkpoint` and `oxirun restore`: runc's flags, parsed, so that clients and scripts
-//! get a clear answer instead of an unknown command. CRIU support is not implemented yet:
-//! both refuse with one line, and `--help` exits 1 after printing the help (clients probe
-//! support with `RUNTIME checkpoint --help`: exit 0 would claim it).
+//! `oxirun checkpoint` and `oxirun restore`: runc's flags, handed to `crate::checkpoint`.
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use super::Globals;
-
-/// The one line both commands print.
-pub const UNSUPPORTED: &str =
-    "checkpoint/restore is not supported by this oxirun: CRIU support is not implemented yet";
+use crate::checkpoint::{self as ckpt, CriuOpts, DumpOpts, RestoreOpts};
 
 // Flags shared by `checkpoint` and `restore` (runc's names).
 #[derive(clap::Args, Debug)]
@@ -104,10 +98,53 @@ pub struct RestoreArgs {
     pub lsm_mount_context: Option<String>,
 }
 
-pub fn checkpoint(_g: &Globals, _args: CheckpointArgs) -> Result<i32> {
-    bail!("{UNSUPPORTED}")
+impl Common {
+    fn opts(&self, g: &Globals) -> CriuOpts {
+        CriuOpts {
+            criu: g.criu.clone(),
+            image_path: self.image_path.clone(),
+            work_path: self.work_path.clone(),
+            tcp_established: self.tcp_established,
+            ext_unix_sk: self.ext_unix_sk,
+            shell_job: self.shell_job,
+            file_locks: self.file_locks,
+            manage_cgroups_mode: self.manage_cgroups_mode.clone(),
+            empty_ns: self.empty_ns.clone(),
+            auto_dedup: self.auto_dedup,
+            lazy_pages: self.lazy_pages,
+        }
+    }
 }
 
-pub fn restore(_g: &Globals, _args: RestoreArgs) -> Result<i32> {
-    bail!("{UNSUPPORTED}")
+pub fn checkpoint(g: &Globals, a: CheckpointArgs) -> Result<i32> {
+    let opts = DumpOpts {
+        common: a.common.opts(g),
+        parent_path: a.parent_path,
+        leave_running: a.leave_running,
+        pre_dump: a.pre_dump,
+        page_server: a.page_server,
+        status_fd: a.status_fd,
+    };
+    ckpt::checkpoint(&g.root, &a.common.id, &opts)?;
+    Ok(0)
+}
+
+pub fn restore(g: &Globals, a: RestoreArgs) -> Result<i32> {
+    let opts = RestoreOpts {
+        common: a.common.opts(g),
+        root: g.root.clone(),
+        id: a.common.id.clone(),
+        bundle: a.bundle.unwrap_or_else(|| PathBuf::from(".")),
+        detach: a.detach,
+        pid_file: a.pid_file,
+        console_socket: a.console_socket,
+        no_subreaper: a.no_subreaper,
+        no_pivot: a.no_pivot,
+        tcp_close: a.tcp_close,
+        lsm_profile: a.lsm_profile,
+        lsm_mount_context: a.lsm_mount_context,
+        systemd_cgroup: g.systemd_cgroup,
+        no_cgroups: g.no_cgroups,
+    };
+    ckpt::restore(&opts)
 }

@@ -8,6 +8,7 @@
 //!
 //! * [`boot`]: build the initramfs, run the guest, return its console and wall time;
 //!   [`boot_with`] boots systemd's hybrid cgroup layout instead (v1 controllers);
+//! * [`run_suite`]: boot, then assert every expected scenario passed;
 //! * [`results`]: the TAP-like `ok N - name` / `not ok N - name # why` lines of the console.
 
 use std::fs;
@@ -233,6 +234,53 @@ pub fn boot_with(
         wall: started.elapsed(),
         timed_out,
     }
+}
+
+/// Boot a guest with `files` running `script` (a TAP script ending in `GUEST-DONE
+/// fails=$fails`), print its console, and assert: no timeout, every name in `want` reported
+/// ok, nothing failed, the script finished.
+pub fn run_suite(
+    name: &str,
+    cgroups: Cgroups,
+    dir: &crate::util::TestDir,
+    files: &[(&str, Vec<u8>, bool)],
+    script: &str,
+    timeout: Duration,
+    want: &[String],
+) {
+    let run = boot_with(cgroups, &dir.path, files, script, timeout);
+    eprintln!(
+        "{name} guest ran {:?}{}; console:\n{}",
+        run.wall,
+        if run.timed_out { " (TIMED OUT)" } else { "" },
+        run.console
+    );
+    assert!(!run.timed_out, "guest timed out after {timeout:?}");
+    assert!(
+        run.console.contains("GUEST-START"),
+        "the guest script never started"
+    );
+    let results = results(&run.console);
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|(ok, _, _)| !ok)
+        .map(|(_, n, why)| format!("{n}: {why}"))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "failed scenarios:\n{}",
+        failed.join("\n")
+    );
+    for w in want {
+        assert!(
+            results.iter().any(|(ok, n, _)| *ok && n == w),
+            "scenario {w:?} did not report ok"
+        );
+    }
+    assert!(
+        run.console.contains("GUEST-DONE fails=0"),
+        "guest did not finish cleanly"
+    );
 }
 
 /// One result line: (passed, name, note).

@@ -1,0 +1,195 @@
+//! `checkpoint` and `restore` through CRIU (see [`criu`] for why the binary, not its RPC).
+//!
+//! * [`checkpoint`]: `criu dump` (or `pre-dump`) of the init's tree, with the options runc
+//!   sets: the rootfs as root, cgroups managed, every bind mount of the config (and each
+//!   masked file, a bind of /dev/null) declared external, the init's stdio recorded in
+//!   `descriptors.json` for the restore to reconnect pipes. A dump that does not leave the
+//!   container running ends it as `delete` would (its cgroup and state go).
+//! * [`restore`]: like `create`, but the init comes from `criu restore` (see `restore.rs`).
+//!
+//! Not covered yet (refused or not translated): the systemd cgroup driver on restore,
+//! terminals (`/dev/console`), namespaces joined by path, and hooks on restore.
+
+pub mod criu;
+mod restore;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use oci_spec::runtime::Spec;
+
+use crate::container::{self, Status};
+use crate::state::StateDir;
+
+pub use restore::{restore, RestoreOpts};
+
+/// The init's fds 0-2 as `/proc/PID/fd` links read at dump time (runc's file name and format).
+const DESCRIPTORS: &str = "descriptors.json";
+
+/// What `checkpoint` and `restore` share (runc's flags).
+#[derive(Debug, Default, Clone)]
+pub struct CriuOpts {
+    pub criu: PathBuf,
+    pub image_path: Option<PathBuf>,
+    pub work_path: Option<PathBuf>,
+    pub tcp_established: bool,
+    pub ext_unix_sk: bool,
+    pub shell_job: bool,
+    pub file_locks: bool,
+    pub manage_cgroups_mode: Option<String>,
+    pub empty_ns: Vec<String>,
+    pub auto_dedup: bool,
+    pub lazy_pages: bool,
+}
+
+/// `checkpoint`'s own flags.
+#[derive(Debug, Default)]
+pub struct DumpOpts {
+    pub common: CriuOpts,
+    pub parent_path: Option<PathBuf>,
+    pub leave_running: bool,
+    pub pre_dump: bool,
+    pub page_server: Option<String>,
+    pub status_fd: Option<i32>,
+}
+
+impl CriuOpts {
+    /// (images, work): `--image-path` (default `./checkpoint`, as runc), `--work-path`
+    /// (default: the images directory); both made if missing.
+    fn dirs(&self) -> Result<(PathBuf, PathBuf)> {
+        let images = match &self.image_path {
+            Some(p) => std::path::absolute(p).context("--image-path")?,
+            None => std::env::current_dir()
+                .context("current directory")?
+                .join("checkpoint"),
+        };
+        let work = match &self.work_path {
+            Some(p) => std::path::absolute(p).context("--work-path")?,
+            None => images.clone(),
+        };
+        for d in [&images, &work] {
+            fs::create_dir_all(d).with_context(|| format!("mkdir {}", d.display()))?;
+        }
+        Ok((images, work))
+    }
+
+    /// The flags both directions pass through unchanged.
+    fn shared_args(&self, cmd: &mut std::process::Command) -> Result<()> {
+        for (on, flag) in [
+            (self.tcp_established, "--tcp-established"),
+            (self.ext_unix_sk, "--ext-unix-sk"),
+            (self.shell_job, "--shell-job"),
+            (self.file_locks, "--file-locks"),
+            (self.auto_dedup, "--auto-dedup"),
+            (self.lazy_pages, "--lazy-pages"),
+        ] {
+            if on {
+                cmd.arg(flag);
+            }
+        }
+        let mode = self.manage_cgroups_mode.as_deref().unwrap_or("soft");
+        if !matches!(mode, "soft" | "full" | "strict" | "ignore") {
+            bail!("--manage-cgroups-mode: invalid value {mode:?} (soft, full, strict or ignore)");
+        }
+        cmd.arg(format!("--manage-cgroups={mode}"));
+        for ns in &self.empty_ns {
+            // runc takes the spec's name; CRIU knows only the network one by "net".
+            match ns.as_str() {
+                "network" | "net" => cmd.args(["--empty-ns", "net"]),
+                other => bail!("--empty-ns: {other:?} is not supported (only network)"),
+            };
+        }
+        Ok(())
+    }
+}
+
+/// External mounts as (key in the image, host source): every bind mount of the config and
+/// every masked path that is a file (masked with a bind of /dev/null). Keys are the
+/// destinations, as runc's.
+fn external_mounts(spec: &Spec, bundle: &Path, rootfs: &Path) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    for m in spec.mounts().as_deref().unwrap_or(&[]) {
+        let opts = crate::rootfs::parse_mount_options(m.options().as_deref().unwrap_or(&[]));
+        if !opts.is_bind() || m.typ().as_deref() == Some("cgroup") {
+            continue;
+        }
+        let Some(src) = m.source() else { continue };
+        let dest = m.destination().to_string_lossy().into_owned();
+        out.push((dest, bundle.join(src)));
+    }
+    let masked = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.masked_paths().clone())
+        .unwrap_or_default();
+    for p in masked {
+        let inside = rootfs.join(p.trim_start_matches('/'));
+        if fs::metadata(&inside).is_ok_and(|m| !m.is_dir()) {
+            out.push((p, PathBuf::from("/dev/null")));
+        }
+    }
+    out
+}
+
+/// `oxirun checkpoint`.
+pub fn checkpoint(root: &Path, id: &str, opts: &DumpOpts) -> Result<()> {
+    let sdir = StateDir::open(root, id)?;
+    let st = sdir.load()?;
+    match container::status(root, &st) {
+        Status::Running => {}
+        other => bail!("container {id} is not running: {}", other.as_str()),
+    }
+    // Checked before anything is written: a missing CRIU leaves the container untouched.
+    let criu = criu::find(&opts.common.criu)?;
+    let (images, work) = opts.common.dirs()?;
+    let action = if opts.pre_dump { "pre-dump" } else { "dump" };
+    let log = format!("{action}.log");
+    let mut cmd = criu.command(action, &images, &work, &log);
+    cmd.arg("--tree")
+        .arg(st.pid.to_string())
+        .arg("--root")
+        .arg(&st.rootfs);
+    opts.common.shared_args(&mut cmd)?;
+    if opts.leave_running && !opts.pre_dump {
+        cmd.arg("--leave-running");
+    }
+    if let Some(parent) = &opts.parent_path {
+        // Relative to the images directory, as CRIU wants it (and runc passes it).
+        cmd.arg("--prev-images-dir").arg(parent);
+    }
+    if opts.pre_dump || opts.parent_path.is_some() {
+        cmd.arg("--track-mem");
+    }
+    if let Some(ps) = &opts.page_server {
+        let (addr, port) = ps
+            .rsplit_once(':')
+            .ok_or_else(|| anyhow!("--page-server {ps:?}: want ADDRESS:PORT"))?;
+        cmd.args(["--page-server", "--address", addr, "--port", port]);
+    }
+    if let Some(fd) = opts.status_fd {
+        cmd.arg("--status-fd").arg(fd.to_string());
+    }
+    for (key, _) in external_mounts(&st.config, &st.bundle, &st.rootfs) {
+        cmd.arg("--ext-mount-map").arg(format!("{key}:{key}"));
+    }
+    if !opts.pre_dump {
+        let fds: Vec<String> = (0..3)
+            .map(|fd| {
+                fs::read_link(format!("/proc/{}/fd/{fd}", st.pid))
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let path = images.join(DESCRIPTORS);
+        fs::write(&path, serde_json::to_vec(&fds)?)
+            .with_context(|| format!("write {}", path.display()))?;
+    }
+    crate::debug!("checkpoint: {cmd:?}");
+    criu.run(cmd, &work, &log)?;
+    if opts.leave_running || opts.pre_dump {
+        return Ok(());
+    }
+    // CRIU killed the tree after dumping it: the container is gone, as after `delete`.
+    container::destroy(sdir, &st)
+}
