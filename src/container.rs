@@ -186,30 +186,16 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         _ => {}
     }
     let linux = bundle.spec.linux().as_ref();
-    let cgroups_path = linux
-        .and_then(|l| l.cgroups_path().as_ref())
-        .map(|p| p.to_string_lossy().into_owned());
-    let mut unit = None;
-    let cgroup = if opts.no_cgroups {
-        if linux.and_then(|l| l.resources().as_ref()).is_some() {
-            logging::debug("--cgroup-manager=disabled: linux.resources ignored");
-        }
-        Cgroup::default()
-    } else if opts.systemd_cgroup {
-        let mut u = systemd::slice::parse(cgroups_path.as_deref(), &opts.id, opts.rootless)
-            .map_err(|e| anyhow!(e))?;
-        let mut sd = systemd::Systemd::connect(opts.rootless)?;
-        if opts.rootless {
-            // A user's manager runs its units below its own cgroup.
-            let base = sd.control_group()?;
-            u.cgroup = Path::new(base.trim_start_matches('/')).join(&u.cgroup);
-        }
-        let dirs = systemd::cgroup_dirs(&u, opts.rootless)?;
-        unit = Some((u, sd));
-        Cgroup { dirs }
-    } else {
-        Cgroup::resolve(cgroups_path.as_deref(), &opts.id)?
-    };
+    if opts.no_cgroups && linux.and_then(|l| l.resources().as_ref()).is_some() {
+        logging::debug("--cgroup-manager=disabled: linux.resources ignored");
+    }
+    let (cgroup, unit) = resolve_cgroup(
+        &bundle.spec,
+        &opts.id,
+        opts.no_cgroups,
+        opts.systemd_cgroup,
+        opts.rootless,
+    )?;
     // Without linux.resources the container still gets the default device rules (deny all
     // but the standard devices), as with runc.
     let no_resources = oci_spec::runtime::LinuxResources::default();
@@ -239,27 +225,13 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
 
     let sdir = StateDir::claim(&opts.root, &opts.id)?;
     crate::debug!("create: state directory {} claimed", sdir.dir.display());
-    let mut st = State {
-        id: opts.id.clone(),
-        pid: 0,
-        pid_start: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: logging::now_rfc3339_nanos(),
-        annotations: bundle
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
+    let mut st = new_state(
+        &opts.id,
+        &bundle,
         cgroup,
-        systemd_cgroup: opts.systemd_cgroup,
-        rootless: opts.rootless,
-        systemd_unit: None,
-        shared_rootfs_mount: None,
-        config: bundle.spec.clone(),
-    };
+        opts.systemd_cgroup,
+        opts.rootless,
+    );
     // Without a mount namespace the init's rootfs bind is made in our own mount table: the
     // topmost mount at the rootfs before it tells which one is the container's afterwards.
     let shared_mntns = crate::namespaces::shares_mount_ns(&bundle.spec);
@@ -415,6 +387,70 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         }
     };
     Ok((sdir, st, created))
+}
+
+/// The container's cgroup by the chosen driver: none (`--cgroup-manager=disabled`), the
+/// systemd unit's (with the unit to make and the connection to make it on), or cgroupfs's
+/// resolution of `linux.cgroupsPath`.
+pub(crate) fn resolve_cgroup(
+    spec: &oci_spec::runtime::Spec,
+    id: &str,
+    no_cgroups: bool,
+    systemd_cgroup: bool,
+    rootless: bool,
+) -> Result<(Cgroup, Option<(systemd::slice::UnitPath, systemd::Systemd)>)> {
+    let cgroups_path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    if no_cgroups {
+        return Ok((Cgroup::default(), None));
+    }
+    if !systemd_cgroup {
+        return Ok((Cgroup::resolve(cgroups_path.as_deref(), id)?, None));
+    }
+    let mut u =
+        systemd::slice::parse(cgroups_path.as_deref(), id, rootless).map_err(|e| anyhow!(e))?;
+    let mut sd = systemd::Systemd::connect(rootless)?;
+    if rootless {
+        // A user's manager runs its units below its own cgroup.
+        let base = sd.control_group()?;
+        u.cgroup = Path::new(base.trim_start_matches('/')).join(&u.cgroup);
+    }
+    let dirs = systemd::cgroup_dirs(&u, rootless)?;
+    Ok((Cgroup { dirs }, Some((u, sd))))
+}
+
+/// The state of a container about to be made from `bundle` (no init yet: pid 0).
+pub(crate) fn new_state(
+    id: &str,
+    bundle: &bundle::Bundle,
+    cgroup: Cgroup,
+    systemd_cgroup: bool,
+    rootless: bool,
+) -> State {
+    State {
+        id: id.to_string(),
+        pid: 0,
+        pid_start: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: logging::now_rfc3339_nanos(),
+        annotations: bundle
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroup,
+        systemd_cgroup,
+        rootless,
+        systemd_unit: None,
+        shared_rootfs_mount: None,
+        config: bundle.spec.clone(),
+    }
 }
 
 /// The transient unit's properties for a container: the resources systemd manages, and every

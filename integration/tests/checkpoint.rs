@@ -4,12 +4,14 @@
 //! `oxirun_integration::guest`), runc first and then oxirun on the same script:
 //!
 //! * a busybox counter survives checkpoint + restore and goes on from where it was, with its
-//!   tmpfs content, its bind mount, its cgroup (path and memory limit) and `exec` working;
+//!   tmpfs content, its bind mount, the prestart and createRuntime hooks run again with the
+//!   new pid, its cgroup (path and memory limit) and `exec` working;
 //!   the checkpoint ends the container (no state, no cgroup); the restore's pid file and
 //!   state (`running`, the new pid);
 //! * `--leave-running`; restore into a new id; a pre-dump then a dump on it (`--parent-path`);
 //! * the init's stdout pipe reconnected to the restoring command's (what containerd and
 //!   conmon rely on); a foreground restore returning the init's exit code;
+//! * a network namespace joined by path, joined again by the restored init;
 //! * the systemd cgroup driver: the unit stops with the checkpoint and comes back with the
 //!   restore, its limits on it, and `delete` removes it;
 //! * podman (systemd cgroup manager, conmon): `container checkpoint` / `restore`, and
@@ -60,6 +62,8 @@ for R in runc oxirun; do
   sleep 1; after=$(cat $B/rootfs/count)
   # A fresh start would count from 0 again: less than before after a second.
   yes_if "$R: counter goes on from where it was" "[ $after -gt $before ] && [ $after -lt $((before+25)) ]" "before=$before after=$after"
+  hooks=$(tail -2 /tmp/hooks-$R | sed 's/^\([a-zA-Z]*\) .*"pid": *\([0-9]*\).*/\1 \2/' | tr '\n' ' ')
+  check "$R: restore ran prestart and createRuntime with the new pid" "prestart $pid createRuntime $pid " "$hooks"
   check "$R: tmpfs content survived" mark "$($RT exec $R-c cat /scratch/mark 2>&1)"
   check "$R: bind mount back" hostfile "$($RT exec $R-c cat /data/f 2>&1)"
   check "$R: restored init in its cgroup" "0::/ckpt/$R" "$(cat /proc/$pid/cgroup)"
@@ -102,6 +106,17 @@ for R in runc oxirun; do
   yes_if "$R: the restored init writes on to the new pipe" "[ -n '$first' ] && [ '$first' -gt '$last' ]" "last=$last first=$first $(cat /tmp/$R-perr)"
   $RT kill $R-p KILL; sleep 0.5; $RT delete -f $R-p
   yes_if "$R: nothing left" "[ ! -d /sys/fs/cgroup/ckpt/$R ] && [ ! -d /sys/fs/cgroup/ckpt/$R-p ] && [ -z \"\$($RT list -q)\" ]" "$($RT list) $(ls /sys/fs/cgroup/ckpt)"
+  # A network namespace joined by path (a pod's sandbox): left out of the dump, joined again
+  # by the restored init.
+  ip netns add ck-$R; N=/tmp/n-$R; mkdir -p $N; cp -a /tmp/rootfs $N/rootfs
+  sed "s|@DATA@|/tmp/$R-data|; s|@R@|$R-ns|; s|@NETNS@|/run/netns/ck-$R|" $T/netns.json > $N/config.json
+  cd $N
+  runok "$R: netns: run -d" $RT run -d $R-ns
+  wait_for "[ \"\$(cat $N/rootfs/count 2>/dev/null)\" -ge 3 ]"
+  runok "$R: netns: checkpoint" $RT checkpoint --image-path /tmp/$R-nsimg $R-ns
+  runok "$R: netns: restore" $RT restore -d --image-path /tmp/$R-nsimg --pid-file /tmp/$R-ns.pid $R-ns
+  check "$R: netns: the restored init is in the joined namespace" "net:[$(stat -L -c %i /run/netns/ck-$R)]" "$(readlink /proc/$(cat /tmp/$R-ns.pid)/ns/net)"
+  $RT delete -f $R-ns; ip netns del ck-$R
   # The systemd driver: the unit goes with the checkpoint and comes back with the restore
   # (made around the restoring command, which then leaves it), limits and all.
   RT="$RT --systemd-cgroup"; S=/tmp/s-$R; U=ck-$R-sd.scope
@@ -155,6 +170,7 @@ const PER_RUNTIME: &[&str] = &[
     "checkpoint",
     "restore",
     "counter goes on from where it was",
+    "restore ran prestart and createRuntime with the new pid",
     "tmpfs content survived",
     "bind mount back",
     "restored init in its cgroup",
@@ -165,6 +181,8 @@ const PER_RUNTIME: &[&str] = &[
     "foreground restore returns the init's status",
     "the restored init writes on to the new pipe",
     "nothing left",
+    "netns: restore",
+    "netns: the restored init is in the joined namespace",
     "systemd: restore",
     "systemd: restored init in the unit",
     "systemd: unit active with its MemoryMax",
@@ -184,7 +202,7 @@ const PODMAN: &[&str] = &[
 /// The counter (writes `/count` every 0.2 s; stdio on the container's /dev/null, a tmpfs
 /// mark, a bind mount, a cgroup with a memory limit) and the stdout-pipe counter, from the
 /// config `oxirun spec` writes.
-fn configs(dir: &TestDir) -> (Value, Value, Value) {
+fn configs(dir: &TestDir) -> [Value; 4] {
     let mut c = spec_config(dir);
     c["process"]["terminal"] = json!(false);
     c["root"]["readonly"] = json!(false);
@@ -196,6 +214,8 @@ fn configs(dir: &TestDir) -> (Value, Value, Value) {
     mounts.push(json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m"]}));
     c["linux"]["cgroupsPath"] = json!("/ckpt/@R@");
     c["linux"]["resources"]["memory"] = json!({"limit": 268435456});
+    let hook = |tag: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo \"{tag} $(cat)\" >> /tmp/hooks-@R@")]});
+    c["hooks"] = json!({"prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")]});
     pipe["process"]["args"] = json!([
         "sh",
         "-c",
@@ -204,7 +224,13 @@ fn configs(dir: &TestDir) -> (Value, Value, Value) {
     pipe["linux"]["cgroupsPath"] = json!("/ckpt/@R@");
     let mut sd = c.clone();
     sd["linux"]["cgroupsPath"] = json!("ckpt.slice:ck:@R@");
-    (c, pipe, sd)
+    let mut netns = c.clone();
+    for ns in netns["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "network" {
+            ns["path"] = json!("@NETNS@");
+        }
+    }
+    [c, pipe, sd, netns]
 }
 
 #[test]
@@ -219,7 +245,7 @@ fn checkpoint_and_restore_in_a_guest() {
         return;
     }
     let dir = TestDir::new(name);
-    let (counter, pipe, sd) = configs(&dir);
+    let [counter, pipe, sd, netns] = configs(&dir);
     let files: Vec<(&str, Vec<u8>, bool)> = vec![
         (
             "counter.json",
@@ -232,6 +258,11 @@ fn checkpoint_and_restore_in_a_guest() {
             false,
         ),
         ("sd.json", serde_json::to_vec_pretty(&sd).unwrap(), false),
+        (
+            "netns.json",
+            serde_json::to_vec_pretty(&netns).unwrap(),
+            false,
+        ),
         // The guest's root is this machine's: the dynamically linked debug build runs there.
         ("oxirun", fs::read(oxirun_bin()).unwrap(), true),
     ];
@@ -328,51 +359,24 @@ fn bad_input_leaves_nothing() {
     c.write_config();
     let empty = c.dir.join("empty");
     fs::create_dir_all(&empty).unwrap();
+    let (img, bundle) = (empty.display().to_string(), c.bundle.display().to_string());
+    let restore = |extra: &[&str], bundle: &str| -> Vec<String> {
+        let mut v: Vec<String> = vec!["restore".into()];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v.extend(["--image-path", &img, "--bundle", bundle, &c.id].map(String::from));
+        v
+    };
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
-            vec![
-                "checkpoint".into(),
-                "--image-path".into(),
-                empty.display().to_string(),
-                c.id.clone(),
-            ],
+            ["checkpoint", "--image-path", &img, &c.id]
+                .map(String::from)
+                .to_vec(),
             "does not exist",
         ),
+        (restore(&["-d"], &bundle), "not a checkpoint"),
+        (restore(&["-d"], &img), "config.json"),
         (
-            vec![
-                "restore".into(),
-                "-d".into(),
-                "--image-path".into(),
-                empty.display().to_string(),
-                "--bundle".into(),
-                c.bundle.display().to_string(),
-                c.id.clone(),
-            ],
-            "not a checkpoint",
-        ),
-        (
-            vec![
-                "restore".into(),
-                "-d".into(),
-                "--image-path".into(),
-                empty.display().to_string(),
-                "--bundle".into(),
-                empty.display().to_string(),
-                c.id.clone(),
-            ],
-            "config.json",
-        ),
-        (
-            vec![
-                "restore".into(),
-                "--manage-cgroups-mode".into(),
-                "sometimes".into(),
-                "--image-path".into(),
-                empty.display().to_string(),
-                "--bundle".into(),
-                c.bundle.display().to_string(),
-                c.id.clone(),
-            ],
+            restore(&["--manage-cgroups-mode", "sometimes"], &bundle),
             "",
         ),
     ];

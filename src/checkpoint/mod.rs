@@ -7,8 +7,14 @@
 //!   container running ends it as `delete` would (its cgroup and state go).
 //! * [`restore`]: like `create`, but the init comes from `criu restore` (see `restore.rs`).
 //!
-//! Not covered yet (refused or not translated): the systemd cgroup driver on restore,
-//! terminals (`/dev/console`), namespaces joined by path, and hooks on restore.
+//! Namespaces the config joins by path (network, pid: a pod's sandbox) are external, as in
+//! runc: `net[INODE]:extRootNetNS` on dump, the path's fd inherited under that key on restore.
+//!
+//! Hooks on restore run as runc runs them: prestart and createRuntime once CRIU has made the
+//! namespaces (its `setup-namespaces` action; the script is our own binary, see
+//! [`as_criu_hook`]), with the restored init's pid in the state.
+//!
+//! Not covered yet: terminals (`/dev/console`, refused on restore).
 
 pub mod criu;
 mod restore;
@@ -132,6 +138,25 @@ fn external_mounts(spec: &Spec, bundle: &Path, rootfs: &Path) -> Vec<(String, Pa
     out
 }
 
+/// The namespaces CRIU must leave alone: (CRIU's name, runc's key, path) for each network
+/// or pid namespace the config joins by path.
+fn external_namespaces(spec: &Spec) -> Vec<(&'static str, &'static str, PathBuf)> {
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    let Some(nss) = spec.linux().as_ref().and_then(|l| l.namespaces().clone()) else {
+        return Vec::new();
+    };
+    nss.iter()
+        .filter_map(|ns| {
+            let path = ns.path().clone()?;
+            match ns.typ() {
+                T::Network => Some(("net", "extRootNetNS", path)),
+                T::Pid => Some(("pid", "extRootPidNS", path)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// `oxirun checkpoint`.
 pub fn checkpoint(root: &Path, id: &str, opts: &DumpOpts) -> Result<()> {
     let sdir = StateDir::open(root, id)?;
@@ -173,6 +198,13 @@ pub fn checkpoint(root: &Path, id: &str, opts: &DumpOpts) -> Result<()> {
     for (key, _) in external_mounts(&st.config, &st.bundle, &st.rootfs) {
         cmd.arg("--ext-mount-map").arg(format!("{key}:{key}"));
     }
+    for (kind, key, path) in external_namespaces(&st.config) {
+        use std::os::unix::fs::MetadataExt;
+        let ino = fs::metadata(&path)
+            .with_context(|| format!("{kind} namespace {}", path.display()))?
+            .ino();
+        cmd.arg("--external").arg(format!("{kind}[{ino}]:{key}"));
+    }
     if !opts.pre_dump {
         let fds: Vec<String> = (0..3)
             .map(|fd| {
@@ -192,4 +224,54 @@ pub fn checkpoint(root: &Path, id: &str, opts: &DumpOpts) -> Result<()> {
     }
     // CRIU killed the tree after dumping it: the container is gone, as after `delete`.
     container::destroy(sdir, &st)
+}
+
+/// Environment naming the container whose restore CRIU runs us for (set on CRIU's command,
+/// which passes its environment to action scripts; it execs the script without arguments).
+pub(crate) const HOOK_ROOT: &str = "OXIRUN_CRIU_HOOK_ROOT";
+pub(crate) const HOOK_ID: &str = "OXIRUN_CRIU_HOOK_ID";
+
+/// When CRIU runs this binary as the restore's action script (no arguments,
+/// `CRTOOLS_SCRIPT_ACTION` and our two variables set): do [`criu_hook`], return the exit code.
+pub fn as_criu_hook() -> Option<i32> {
+    if std::env::args_os().len() != 1 || std::env::var_os("CRTOOLS_SCRIPT_ACTION").is_none() {
+        return None;
+    }
+    let root = std::env::var_os(HOOK_ROOT)?;
+    let id = std::env::var(HOOK_ID).ok()?;
+    Some(match criu_hook(Path::new(&root), &id) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("oxirun: restore hook: {e:#}");
+            1
+        }
+    })
+}
+
+/// At CRIU's `setup-namespaces` step (`CRTOOLS_SCRIPT_ACTION`), the prestart then
+/// createRuntime hooks of the container being restored, with the restored init's pid
+/// (`CRTOOLS_INIT_PID`) in the state they read. A failing hook fails the restore. Other
+/// steps: nothing.
+fn criu_hook(root: &Path, id: &str) -> Result<()> {
+    if std::env::var("CRTOOLS_SCRIPT_ACTION").as_deref() != Ok("setup-namespaces") {
+        return Ok(());
+    }
+    let pid: i32 = std::env::var("CRTOOLS_INIT_PID")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| anyhow!("no CRTOOLS_INIT_PID from CRIU"))?;
+    // Unlocked: the restoring command holds the lock while CRIU runs us.
+    let mut st = crate::state::load(root, id)?;
+    st.pid = pid;
+    let state = container::state_json(&container::oci_state(&st, Status::Creating));
+    crate::hooks::run(&st.config, crate::hooks::Kind::Prestart, &state)?;
+    crate::hooks::run(&st.config, crate::hooks::Kind::CreateRuntime, &state)
+}
+
+/// Whether the config has hooks that run on restore.
+fn has_restore_hooks(spec: &Spec) -> bool {
+    spec.hooks().as_ref().is_some_and(|h| {
+        !h.prestart().as_deref().unwrap_or(&[]).is_empty()
+            || !h.create_runtime().as_deref().unwrap_or(&[]).is_empty()
+    })
 }

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context as _, Result};
 
 use super::{criu, external_mounts, CriuOpts, DESCRIPTORS};
-use crate::cgroups::{systemd, Cgroup, Layout};
+use crate::bundle;
+use crate::cgroups::{Cgroup, Layout};
 use crate::container::{self, proc_stat, write_pid_file};
-use crate::state::{State, StateDir};
-use crate::{bundle, logging};
+use crate::state::StateDir;
 
 /// `restore`'s own flags.
 #[derive(Debug, Default)]
@@ -57,21 +57,13 @@ pub fn restore(opts: &RestoreOpts) -> Result<i32> {
         bail!("{}: not a checkpoint (no inventory.img)", images.display());
     }
     let linux = bundle.spec.linux().as_ref();
-    let path = linux
-        .and_then(|l| l.cgroups_path().as_ref())
-        .map(|p| p.to_string_lossy().into_owned());
-    let mut unit = None;
-    let cgroup = if opts.no_cgroups {
-        Cgroup::default()
-    } else if opts.systemd_cgroup {
-        let u = systemd::slice::parse(path.as_deref(), &opts.id, false).map_err(|e| anyhow!(e))?;
-        let sd = systemd::Systemd::connect(false)?;
-        let dirs = systemd::cgroup_dirs(&u, false)?;
-        unit = Some((u, sd));
-        Cgroup { dirs }
-    } else {
-        Cgroup::resolve(path.as_deref(), &opts.id)?
-    };
+    let (cgroup, mut unit) = container::resolve_cgroup(
+        &bundle.spec,
+        &opts.id,
+        opts.no_cgroups,
+        opts.systemd_cgroup,
+        false,
+    )?;
     let no_resources = oci_spec::runtime::LinuxResources::default();
     let resources = linux
         .and_then(|l| l.resources().as_ref())
@@ -91,27 +83,7 @@ pub fn restore(opts: &RestoreOpts) -> Result<i32> {
         .context("--pid-file")?;
 
     let sdir = StateDir::claim(&opts.root, &opts.id)?;
-    let mut st = State {
-        id: opts.id.clone(),
-        pid: 0,
-        pid_start: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: logging::now_rfc3339_nanos(),
-        annotations: bundle
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        cgroup,
-        systemd_cgroup: opts.systemd_cgroup,
-        rootless: false,
-        systemd_unit: None,
-        shared_rootfs_mount: None,
-        config: bundle.spec.clone(),
-    };
+    let mut st = container::new_state(&opts.id, &bundle, cgroup, opts.systemd_cgroup, false);
     let cgroup_existed = st.cgroup.exists();
     let restored_pid = work.join("restore.pid");
     let _ = fs::remove_file(&restored_pid);
@@ -154,6 +126,13 @@ pub fn restore(opts: &RestoreOpts) -> Result<i32> {
             .arg("--pidfile")
             .arg(&restored_pid);
         opts.common.shared_args(&mut cmd)?;
+        if super::has_restore_hooks(&bundle.spec) {
+            // Our own binary through /proc (we outlive CRIU); CRIU execs it without arguments.
+            cmd.arg("--action-script")
+                .arg(format!("/proc/{}/exe", std::process::id()))
+                .env(super::HOOK_ROOT, &opts.root)
+                .env(super::HOOK_ID, &opts.id);
+        }
         if opts.tcp_close {
             cmd.arg("--tcp-close");
         }
@@ -170,6 +149,17 @@ pub fn restore(opts: &RestoreOpts) -> Result<i32> {
         for arg in inherit_fds(&images)? {
             cmd.arg("--inherit-fd").arg(arg);
         }
+        // Each joined namespace's fd stays open (and inheritable) until CRIU has run.
+        let mut ns_files = Vec::new();
+        for (kind, key, path) in super::external_namespaces(&bundle.spec) {
+            let f = fs::File::open(&path)
+                .with_context(|| format!("{kind} namespace {}", path.display()))?;
+            crate::sys::process::clear_cloexec(&f)
+                .with_context(|| format!("{kind} namespace {}", path.display()))?;
+            cmd.arg("--inherit-fd")
+                .arg(format!("fd[{}]:{key}", std::os::fd::AsRawFd::as_raw_fd(&f)));
+            ns_files.push(f);
+        }
         for (controller, path) in cgroup_roots(&st.cgroup)? {
             let root = match controller.is_empty() {
                 true => path,
@@ -182,6 +172,7 @@ pub fn restore(opts: &RestoreOpts) -> Result<i32> {
             .map_err(|e| anyhow!("bundle {}: {e}", bundle.dir.display()))?;
         crate::debug!("restore: {cmd:?}");
         let restored = criu.run(cmd, &work, log);
+        drop(ns_files);
         if let Some(home) = &home {
             home.add_pid(std::process::id() as i32)
                 .context("leave the container's unit")?;

@@ -160,6 +160,9 @@ fn in_user_namespace() -> bool {
 
 /// Entry point: returns the process exit code.
 pub fn main() -> i32 {
+    if let Some(code) = crate::checkpoint::as_criu_hook() {
+        return code;
+    }
     let argv = args::normalize(std::env::args_os().collect());
     if matches!(args::subcommand(&argv), Some("create" | "run" | "exec")) {
         // Usually already done at the ELF entry point (`sys::entry`), before libc started;

@@ -306,3 +306,11 @@ impl ExecArgs {
         nix::errno::Errno::last()
     }
 }
+
+/// Let `fd` survive `execve` (a file we hand to a child by number, e.g. CRIU's --inherit-fd).
+pub fn clear_cloexec(fd: &impl std::os::fd::AsFd) -> io::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
+        .map(|_| ())
+        .map_err(io::Error::from)
+}
