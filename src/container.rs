@@ -255,26 +255,19 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         let Some((u, sd)) = guard.as_mut() else {
             bail!("systemd: no unit to place the init in");
         };
-        let made = sd.start(u, (!u.is_slice()).then_some(pid), unit_props.clone())?;
+        let mut made = false;
+        let placed = place_in_unit(
+            u,
+            sd,
+            &unit_cgroup,
+            pid,
+            unit_props.clone(),
+            resources,
+            opts.rootless,
+            &mut made,
+        );
         unit_started.set(made);
-        // On v1/hybrid systemd makes only its own hierarchies' directories: the rest are
-        // ours, as in runc's legacy driver (mkdir -p; an existing one is kept).
-        let v1 = !unit_cgroup.is_unified();
-        if v1 {
-            unit_cgroup.create()?;
-        }
-        if u.is_slice() || !made || v1 {
-            unit_cgroup.add_pid(pid)?;
-        }
-        systemd::check_placed(pid, u)?;
-        if unit_cgroup.frozen_by_anyone() {
-            bail!("container's cgroup unexpectedly frozen");
-        }
-        unit_cgroup.validate_resources(resources)?;
-        match opts.rootless {
-            true => unit_cgroup.apply_rootless(resources),
-            false => unit_cgroup.apply(resources),
-        }
+        placed
     };
     let result = (|| -> Result<Created> {
         // Saved before anything exists, so `delete --force` can clean up a half-made container.
@@ -420,6 +413,41 @@ pub(crate) fn resolve_cgroup(
     }
     let dirs = systemd::cgroup_dirs(&u, rootless)?;
     Ok((Cgroup { dirs }, Some((u, sd))))
+}
+
+/// The systemd driver's placement of `pid`: the transient unit made with it (`made` says
+/// whether we made it: only then is it ours to stop), the v1 directories systemd does not
+/// make, the pid moved where systemd did not put it, then the limits written to the files.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn place_in_unit(
+    u: &systemd::slice::UnitPath,
+    sd: &mut systemd::Systemd,
+    cgroup: &Cgroup,
+    pid: i32,
+    props: Vec<crate::dbus::Value>,
+    resources: &oci_spec::runtime::LinuxResources,
+    rootless: bool,
+    made: &mut bool,
+) -> Result<()> {
+    *made = sd.start(u, (!u.is_slice()).then_some(pid), props)?;
+    // On v1/hybrid systemd makes only its own hierarchies' directories: the rest are
+    // ours, as in runc's legacy driver (mkdir -p; an existing one is kept).
+    let v1 = !cgroup.is_unified();
+    if v1 {
+        cgroup.create()?;
+    }
+    if u.is_slice() || !*made || v1 {
+        cgroup.add_pid(pid)?;
+    }
+    systemd::check_placed(pid, u)?;
+    if cgroup.frozen_by_anyone() {
+        bail!("container's cgroup unexpectedly frozen");
+    }
+    cgroup.validate_resources(resources)?;
+    match rootless {
+        true => cgroup.apply_rootless(resources),
+        false => cgroup.apply(resources),
+    }
 }
 
 /// The state of a container about to be made from `bundle` (no init yet: pid 0).

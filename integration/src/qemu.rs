@@ -39,14 +39,23 @@ pub fn run(cmd: &mut Command, what: &str) {
 
 /// The static release binary, built into its own target dir (the normal build stays fast).
 pub fn static_oxirun() -> PathBuf {
-    let ws = workspace_dir();
-    let target = ws.join("target/qemu-static");
     let started = Instant::now();
+    let bin = release_build("target/qemu-static", "-C target-feature=+crt-static", &[]);
+    eprintln!("static oxirun built in {:?}", started.elapsed());
+    bin
+}
+
+/// `cargo build --release` of the oxirun binary for x86_64 into `<workspace>/<target>` with
+/// `rustflags` and the extra environment `env`; returns the binary's path.
+pub fn release_build(target: &str, rustflags: &str, env: &[(&str, &str)]) -> PathBuf {
+    let ws = workspace_dir();
+    let target = ws.join(target);
     run(
         Command::new(env!("CARGO"))
             .current_dir(&ws)
-            .env("RUSTFLAGS", "-C target-feature=+crt-static")
+            .env("RUSTFLAGS", rustflags)
             .env("CARGO_TARGET_DIR", &target)
+            .envs(env.iter().copied())
             .args([
                 "build",
                 "--quiet",
@@ -56,9 +65,8 @@ pub fn static_oxirun() -> PathBuf {
                 "--bin",
                 "oxirun",
             ]),
-        "static release build of oxirun",
+        "release build of oxirun",
     );
-    eprintln!("static oxirun built in {:?}", started.elapsed());
     target.join("x86_64-unknown-linux-gnu/release/oxirun")
 }
 

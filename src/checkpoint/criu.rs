@@ -16,10 +16,9 @@ use anyhow::{anyhow, bail, Result};
 /// runc's minimum (3.0.0), as CRIU numbers versions: major * 10000 + minor * 100 + sublevel.
 pub const MIN_VERSION: u32 = 30000;
 
-/// A CRIU binary that answered `--version`.
+/// A CRIU binary that answered `--version` with a version we can use.
 pub struct Criu {
     pub bin: PathBuf,
-    pub version: u32,
 }
 
 /// `3.17.1` -> 31701 (from `criu --version`'s `Version: 3.17.1` line).
@@ -61,7 +60,6 @@ pub fn find(bin: &Path) -> Result<Criu> {
     }
     Ok(Criu {
         bin: bin.to_path_buf(),
-        version,
     })
 }
 

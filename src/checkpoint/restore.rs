@@ -99,17 +99,20 @@ pub fn restore(opts: &RestoreOpts) -> Result<i32> {
         match unit.as_mut() {
             Some((u, sd)) => {
                 let me = std::process::id() as i32;
-                unit_made = sd.start(u, (!u.is_slice()).then_some(me), unit_props.clone())?;
+                let placed = container::place_in_unit(
+                    u,
+                    sd,
+                    &st.cgroup,
+                    me,
+                    unit_props.clone(),
+                    resources,
+                    false,
+                    &mut unit_made,
+                );
                 if unit_made {
                     st.systemd_unit = Some(u.unit.clone());
                 }
-                // systemd makes only its own hierarchies' directories (v1: the rest are ours).
-                if !st.cgroup.is_unified() {
-                    st.cgroup.create()?;
-                }
-                st.cgroup.add_pid(me)?;
-                st.cgroup.validate_resources(resources)?;
-                st.cgroup.apply(resources)?;
+                placed?;
             }
             None if !opts.no_cgroups => {
                 st.cgroup.create()?;

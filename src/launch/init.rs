@@ -317,6 +317,19 @@ fn start_and_exec(cfg: &Config, fin: super::Final) -> String {
 /// mount"). Nothing happens without a /dev/null in the container.
 fn reopen_dev_null() {
     use std::os::fd::AsRawFd;
+    // The usual stdio (pipes, files, a pty) costs three fstats and no open.
+    let is_null = |st: &libc::stat| {
+        st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3)
+    };
+    let host_null: Vec<(i32, libc::dev_t)> = (0..3)
+        .filter_map(|fd| {
+            let st = nix::sys::stat::fstat(sys::process::borrow_fd(fd)).ok()?;
+            is_null(&st).then_some((fd, st.st_dev))
+        })
+        .collect();
+    if host_null.is_empty() {
+        return;
+    }
     let Ok(null) = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -324,15 +337,12 @@ fn reopen_dev_null() {
     else {
         return;
     };
-    let Ok(want) = nix::sys::stat::fstat(&null) else {
+    let Ok(ours) = nix::sys::stat::fstat(&null) else {
         return;
     };
-    for fd in 0..3 {
-        let Ok(st) = nix::sys::stat::fstat(sys::process::borrow_fd(fd)) else {
-            continue;
-        };
-        let is_char = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
-        if is_char && st.st_rdev == want.st_rdev && st.st_dev != want.st_dev {
+    for (fd, dev) in host_null {
+        // Another filesystem's node: the host's (the container's own is on its /dev).
+        if is_null(&ours) && dev != ours.st_dev {
             let _ = sys::process::dup_onto(null.as_raw_fd(), fd);
         }
     }

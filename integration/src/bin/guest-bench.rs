@@ -45,7 +45,7 @@ fn real_main() -> Result<()> {
         .canonicalize()
         .with_context(|| format!("OXIRUN_BIN {}", bin.display()))?;
 
-    let size = driver_size(&ws, &bin)?;
+    let size = driver_size(&bin)?;
     println!("{size}");
     fs::write(out.join("driver-size.txt"), &size)?;
 
@@ -155,32 +155,14 @@ fn bench_exe(ws: &Path) -> Result<PathBuf> {
 }
 
 /// The static binary's size and the driver's share of its code (see the module docs).
-fn driver_size(ws: &Path, stripped: &Path) -> Result<String> {
-    let target = ws.join("target/bench-symbols");
+fn driver_size(stripped: &Path) -> Result<String> {
     eprintln!("guest bench: building an unstripped release binary for its symbol sizes");
-    let st = Command::new(env!("CARGO"))
-        .current_dir(ws)
-        .env(
-            "RUSTFLAGS",
-            "-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs",
-        )
-        .env("CARGO_PROFILE_RELEASE_STRIP", "false")
-        .env("CARGO_TARGET_DIR", &target)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--target",
-            "x86_64-unknown-linux-gnu",
-            "--bin",
-            "oxirun",
-        ])
-        .status()
-        .context("cargo build")?;
-    if !st.success() {
-        bail!("unstripped release build: {st}");
-    }
-    let unstripped = target.join("x86_64-unknown-linux-gnu/release/oxirun");
+    // The flags of `make release`, symbols kept.
+    let unstripped = oxirun_integration::qemu::release_build(
+        "target/bench-symbols",
+        "-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs",
+        &[("CARGO_PROFILE_RELEASE_STRIP", "false")],
+    );
     let nm = Command::new("nm")
         .args(["-C", "-S", "--defined-only"])
         .arg(&unstripped)
