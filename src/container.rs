@@ -176,15 +176,7 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    match (tty, opts.console_socket.is_some(), opts.foreground) {
-        (true, false, false) => {
-            bail!("cannot allocate tty if runc will detach without setting console socket")
-        }
-        (false, true, _) | (true, true, true) => {
-            bail!("cannot use console socket if runc will not detach or allocate tty")
-        }
-        _ => {}
-    }
+    check_console_flags(tty, opts.console_socket.is_some(), !opts.foreground)?;
     let linux = bundle.spec.linux().as_ref();
     if opts.no_cgroups && linux.and_then(|l| l.resources().as_ref()).is_some() {
         logging::debug("--cgroup-manager=disabled: linux.resources ignored");
@@ -380,6 +372,20 @@ fn create_held(opts: &CreateOpts) -> Result<(StateDir, State, Created)> {
         }
     };
     Ok((sdir, st, created))
+}
+
+/// runc's rules (and words) for a terminal and a console socket: a detached process with a
+/// terminal needs the socket, and the socket is only for a detached process with a terminal.
+pub(crate) fn check_console_flags(tty: bool, socket: bool, detach: bool) -> Result<()> {
+    match (tty, socket, detach) {
+        (true, false, true) => {
+            bail!("cannot allocate tty if runc will detach without setting console socket")
+        }
+        (false, true, _) | (true, true, false) => {
+            bail!("cannot use console socket if runc will not detach or allocate tty")
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The container's cgroup by the chosen driver: none (`--cgroup-manager=disabled`), the
@@ -806,15 +812,7 @@ pub fn exec(
         bail!("process.cwd: must be an absolute path, got {:?}", p.cwd());
     }
     let tty = p.terminal().unwrap_or(false);
-    match (tty, opts.console_socket.is_some(), opts.detach) {
-        (true, false, true) => {
-            bail!("cannot allocate tty if runc will detach without setting console socket")
-        }
-        (false, true, _) | (true, true, false) => {
-            bail!("cannot use console socket if runc will not detach or allocate tty")
-        }
-        _ => {}
-    }
+    check_console_flags(tty, opts.console_socket.is_some(), opts.detach)?;
     crate::attrs::validate_process(p)?;
     let listen = listen_fds();
     check_preserved_fds(listen + opts.preserve_fds)?;

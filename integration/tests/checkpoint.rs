@@ -16,6 +16,10 @@
 //!   restore, its limits on it, and `delete` removes it;
 //! * podman (systemd cgroup manager, conmon): `container checkpoint` / `restore`, and
 //!   `--export` then `--import` as a new container;
+//! * a terminal: restored with a new pty whose master reaches the console socket (a small
+//!   receiver here; conmon with `podman run -dt`), the init's stdio and controlling terminal;
+//! * containerd (`ctr container checkpoint --task` + `restore --live`, and `ctr task
+//!   checkpoint`, which the shim does on a paused task);
 //! * `features` says checkpoint is enabled there.
 //!
 //! On this host: `checkpoint --help` works, `features` says disabled, a missing CRIU is
@@ -117,6 +121,27 @@ for R in runc oxirun; do
   runok "$R: netns: restore" $RT restore -d --image-path /tmp/$R-nsimg --pid-file /tmp/$R-ns.pid $R-ns
   check "$R: netns: the restored init is in the joined namespace" "net:[$(stat -L -c %i /run/netns/ck-$R)]" "$(readlink /proc/$(cat /tmp/$R-ns.pid)/ns/net)"
   $RT delete -f $R-ns; ip netns del ck-$R
+  # A terminal (process.terminal, the master sent to a console socket): the pty and
+  # /dev/console are external; the restore's new pty master reaches the new console socket
+  # and the init writes on to it, as its controlling terminal.
+  Y=/tmp/y-$R; mkdir -p $Y; cp -a /tmp/rootfs $Y/rootfs; sed "s|@R@|$R-tty|" $T/tty.json > $Y/config.json
+  cd $Y
+  python3 $T/recvtty.py /tmp/$R-cs1 /tmp/$R-tty1 &
+  wait_for "[ -S /tmp/$R-cs1 ]"
+  runok "$R: tty: run -d --console-socket" $RT run -d --console-socket /tmp/$R-cs1 $R-tty
+  wait_for "[ \"\$(cat $Y/rootfs/count 2>/dev/null)\" -ge 10 ]"
+  runok "$R: tty: checkpoint" $RT checkpoint --image-path /tmp/$R-timg $R-tty
+  before=$(cat $Y/rootfs/count)
+  python3 $T/recvtty.py /tmp/$R-cs2 /tmp/$R-tty2 &
+  wait_for "[ -S /tmp/$R-cs2 ]"
+  runok "$R: tty: restore --console-socket" $RT restore -d --console-socket /tmp/$R-cs2 --image-path /tmp/$R-timg $R-tty
+  wait_for "[ \$(grep -c tick /tmp/$R-tty2 2>/dev/null || echo 0) -ge 3 ]"
+  first=$(grep tick /tmp/$R-tty2 | head -1 | tr -dc 0-9)
+  yes_if "$R: tty: the restored init writes on to the new master" "[ -n '$first' ] && [ '$first' -ge '$before' ] && [ '$first' -lt $((before+10)) ]" "before=$before first=$first"
+  set -- $($RT exec $R-tty sh -c 'readlink /proc/1/fd/1; cut -d" " -f7 /proc/1/stat')
+  # tty_nr: a Unix98 pty slave (major 136).
+  yes_if "$R: tty: stdio and controlling terminal on a pty" "case '$1' in /dev/pts/*) [ \$(($2 >> 8)) -eq 136 ];; *) false;; esac" "fd1=$1 tty_nr=$2"
+  $RT delete -f $R-tty
   # The systemd driver: the unit goes with the checkpoint and comes back with the restore
   # (made around the restoring command, which then leaves it), limits and all.
   RT="$RT --systemd-cgroup"; S=/tmp/s-$R; U=ck-$R-sd.scope
@@ -161,6 +186,52 @@ for R in /usr/bin/runc $OX; do
   sleep 1; now=$($P exec pc2-$r cat /count 2>&1)
   yes_if "$W: the imported container counts on" "[ '$now' -gt '$before' ]" "before=$before now=$now"
   $P rm -f pc2-$r >/dev/null 2>&1
+  # With a terminal: conmon's console socket gets the restored pty's master.
+  runok "$W: run -dt" $P run -dt --name pt-$r --runtime $R --network none localhost/ck-bb sh -c 'i=0; while true; do echo $i > /count; echo tick $i; i=$((i+1)); sleep 0.2; done'
+  wait_for "[ \"\$($P exec pt-$r cat /count 2>/dev/null)\" -ge 10 ]"
+  runok "$W: tty: container checkpoint" $P container checkpoint pt-$r
+  before=$(cat $($P mount pt-$r)/count)
+  runok "$W: tty: container restore" $P container restore pt-$r
+  sleep 1.5; last=$($P logs pt-$r | tail -1 | tr -dc 0-9)
+  yes_if "$W: tty: the log goes on through the new pty" "[ '$last' -gt '$before' ] && [ '$last' -lt $((before+25)) ]" "before=$before last=$last"
+  $P rm -f -t 0 pt-$r >/dev/null 2>&1
+done
+
+# containerd (its runc shim v2, --runc-binary): `ctr container checkpoint --task` then
+# `restore --live`; then `ctr task checkpoint`, which the shim does on a paused container
+# (leave-running: the task goes on). Container checkpoints come first: containerd 1.6
+# cannot restore an image made after a task checkpoint ("media type not found", #7980).
+mkdir -p /var/lib/ctd /run/ctd; mount -t tmpfs tmpfs /var/lib/ctd
+printf 'version = 2\nroot = "/var/lib/ctd"\nstate = "/run/ctd"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "/run/ctd/ctd.sock"\n' > /tmp/ctd.toml
+containerd --config /tmp/ctd.toml > /tmp/ctd.log 2>&1 &
+wait_for "[ -S /run/ctd/ctd.sock ]"
+C="ctr -a /run/ctd/ctd.sock -n ck"
+$P save --format docker-archive -o /tmp/bb.tar localhost/ck-bb >/dev/null 2>&1
+$C image import /tmp/bb.tar >/tmp/ci.out 2>&1
+yes_if "containerd: image imported" "$C image ls -q | grep -q ck-bb" "$(cat /tmp/ci.out)"
+CNT='i=0; while true; do echo $i > /count; i=$((i+1)); sleep 0.2; done'
+for R in /usr/bin/runc $OX; do
+  r=$(basename $R); W=containerd/$r; id=cc-$r
+  runok "$W: run -d" $C run -d --runc-binary $R --runc-root /run/ctr-$r localhost/ck-bb:latest $id sh -c "$CNT"
+  wait_for "[ \"\$($C task exec --exec-id w1 $id cat /count 2>/dev/null)\" -ge 10 ]"
+  before=$($C task exec --exec-id w2 $id cat /count)
+  runok "$W: container checkpoint --task" $C container checkpoint --task --rw $id ref-$r
+  $C task kill -s KILL $id >/dev/null 2>&1; sleep 1; $C task rm $id >/dev/null 2>&1; $C container rm $id >/dev/null 2>&1
+  runok "$W: container restore --live" $C container restore --live --rw $id ref-$r
+  yes_if "$W: restored task running" "$C task ls | grep -q '^$id .*RUNNING'" "$($C task ls)"
+  sleep 1; after=$($C task exec --exec-id w3 $id cat /count 2>&1)
+  yes_if "$W: the counter goes on" "[ '$after' -gt '$before' ] && [ '$after' -lt $((before+25)) ]" "before=$before after=$after"
+  $C task kill -s KILL $id >/dev/null 2>&1; sleep 1; $C task rm $id >/dev/null 2>&1; $C container rm $id >/dev/null 2>&1
+done
+for R in /usr/bin/runc $OX; do
+  r=$(basename $R); W=containerd/$r; id=ct-$r
+  runok "$W: run -d (task checkpoint)" $C run -d --runc-binary $R --runc-root /run/ctr-$r localhost/ck-bb:latest $id sh -c "$CNT"
+  wait_for "[ \"\$($C task exec --exec-id w1 $id cat /count 2>/dev/null)\" -ge 5 ]"
+  runok "$W: task checkpoint of the paused task" $C task checkpoint $id
+  yes_if "$W: the checkpoint image exists" "$C image ls -q | grep -q checkpoint/$id" "$($C image ls -q)"
+  a=$($C task exec --exec-id w2 $id cat /count); sleep 1
+  yes_if "$W: the task goes on after it" "$C task ls | grep -q '^$id .*RUNNING' && [ \$($C task exec --exec-id w3 $id cat /count) -gt '$a' ]" "$($C task ls) a=$a"
+  $C task kill -s KILL $id >/dev/null 2>&1; sleep 1; $C task rm $id >/dev/null 2>&1; $C container rm $id >/dev/null 2>&1
 done
 echo "GUEST-DONE fails=$fails"
 "##;
@@ -183,6 +254,10 @@ const PER_RUNTIME: &[&str] = &[
     "nothing left",
     "netns: restore",
     "netns: the restored init is in the joined namespace",
+    "tty: checkpoint",
+    "tty: restore --console-socket",
+    "tty: the restored init writes on to the new master",
+    "tty: stdio and controlling terminal on a pty",
     "systemd: restore",
     "systemd: restored init in the unit",
     "systemd: unit active with its MemoryMax",
@@ -197,12 +272,45 @@ const PODMAN: &[&str] = &[
     "checkpoint --export",
     "restore --import",
     "the imported container counts on",
+    "tty: container checkpoint",
+    "tty: container restore",
+    "tty: the log goes on through the new pty",
 ];
+
+/// What containerd must report ok with each runtime.
+const CONTAINERD: &[&str] = &[
+    "container checkpoint --task",
+    "container restore --live",
+    "restored task running",
+    "the counter goes on",
+    "task checkpoint of the paused task",
+    "the checkpoint image exists",
+    "the task goes on after it",
+];
+
+/// A console-socket client for the guest: takes the pty master and copies what the
+/// container writes to a file.
+const RECVTTY: &str = r#"#!/usr/bin/python3
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+c, _ = s.accept()
+_, fds, _, _ = socket.recv_fds(c, 1024, 1)
+with open(sys.argv[2], "ab", buffering=0) as f:
+    while True:
+        try:
+            b = os.read(fds[0], 4096)
+        except OSError:
+            break
+        if not b:
+            break
+        f.write(b)
+"#;
 
 /// The counter (writes `/count` every 0.2 s; stdio on the container's /dev/null, a tmpfs
 /// mark, a bind mount, a cgroup with a memory limit) and the stdout-pipe counter, from the
 /// config `oxirun spec` writes.
-fn configs(dir: &TestDir) -> [Value; 4] {
+fn configs(dir: &TestDir) -> [Value; 5] {
     let mut c = spec_config(dir);
     c["process"]["terminal"] = json!(false);
     c["root"]["readonly"] = json!(false);
@@ -230,7 +338,14 @@ fn configs(dir: &TestDir) -> [Value; 4] {
             ns["path"] = json!("@NETNS@");
         }
     }
-    [c, pipe, sd, netns]
+    let mut tty = pipe.clone();
+    tty["process"]["terminal"] = json!(true);
+    tty["process"]["args"] = json!([
+        "sh",
+        "-c",
+        "i=0; while true; do echo $i > /count; echo tick $i; i=$((i+1)); sleep 0.2; done"
+    ]);
+    [c, pipe, sd, netns, tty]
 }
 
 #[test]
@@ -245,7 +360,7 @@ fn checkpoint_and_restore_in_a_guest() {
         return;
     }
     let dir = TestDir::new(name);
-    let [counter, pipe, sd, netns] = configs(&dir);
+    let [counter, pipe, sd, netns, tty] = configs(&dir);
     let files: Vec<(&str, Vec<u8>, bool)> = vec![
         (
             "counter.json",
@@ -263,6 +378,8 @@ fn checkpoint_and_restore_in_a_guest() {
             serde_json::to_vec_pretty(&netns).unwrap(),
             false,
         ),
+        ("tty.json", serde_json::to_vec_pretty(&tty).unwrap(), false),
+        ("recvtty.py", RECVTTY.as_bytes().to_vec(), true),
         // The guest's root is this machine's: the dynamically linked debug build runs there.
         ("oxirun", fs::read(oxirun_bin()).unwrap(), true),
     ];
@@ -273,8 +390,10 @@ fn checkpoint_and_restore_in_a_guest() {
     for rt in ["runc", "oxirun"] {
         want.extend(PER_RUNTIME.iter().map(|s| format!("{rt}: {s}")));
         want.extend(PODMAN.iter().map(|s| format!("podman/{rt}: {s}")));
+        want.extend(CONTAINERD.iter().map(|s| format!("containerd/{rt}: {s}")));
     }
     want.push("podman: image imported".into());
+    want.push("containerd: image imported".into());
     let script = format!("{TAP_HELPERS}{SCRIPT}");
     guest::run_suite(
         name,

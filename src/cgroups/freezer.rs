@@ -36,6 +36,13 @@ fn none(dirs: &[(String, PathBuf)]) -> anyhow::Error {
     anyhow!("cgroup {where_}: no freezer (neither a v1 freezer hierarchy nor cgroup v2)")
 }
 
+/// The directory whose freezer holds the cgroup (the v1 freezer's, else the v2 one).
+pub fn dir(dirs: &[(String, PathBuf)]) -> Option<&Path> {
+    match pick(dirs)? {
+        Freezer::V1(d) | Freezer::V2(d) => Some(d),
+    }
+}
+
 /// Freeze every process of the cgroup and wait until the kernel reports it frozen.
 pub fn freeze(dirs: &[(String, PathBuf)]) -> Result<()> {
     match pick(dirs).ok_or_else(|| none(dirs))? {

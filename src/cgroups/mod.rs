@@ -110,6 +110,11 @@ impl Cgroup {
         freezer::thaw(&self.dirs)
     }
 
+    /// The directory whose freezer holds the container (v1 freezer, else v2), if any.
+    pub fn freezer_dir(&self) -> Option<&Path> {
+        freezer::dir(&self.dirs)
+    }
+
     /// Whether the cgroup is frozen (false when no freezer is available).
     pub fn is_frozen(&self) -> Result<bool> {
         freezer::is_frozen(&self.dirs)

@@ -14,7 +14,12 @@
 //! namespaces (its `setup-namespaces` action; the script is our own binary, see
 //! [`as_criu_hook`]), with the restored init's pid in the state.
 //!
-//! Not covered yet: terminals (`/dev/console`, refused on restore).
+//! Terminals: CRIU's binary has no way to hand back a pty master it makes (runc's
+//! `orphan-pts-master` notice is RPC only), so the init's pty is external, as LXC does it:
+//! `tty[RDEV:DEV]` on dump (kept in `tty.info`) and /dev/console an external mount; the
+//! restore opens a new pty, gives CRIU its peer under that key and binds it over
+//! /dev/console, and sends the master to the console socket (or proxies it, in the
+//! foreground), which is what conmon and containerd's shim wait for.
 
 pub mod criu;
 mod restore;
@@ -32,6 +37,31 @@ pub use restore::{restore, RestoreOpts};
 
 /// The init's fds 0-2 as `/proc/PID/fd` links read at dump time (runc's file name and format).
 const DESCRIPTORS: &str = "descriptors.json";
+
+/// CRIU's key for the init's terminal (`tty[RDEV:DEV]`, hex), when it has one (our own file).
+const TTY_INFO: &str = "tty.info";
+
+/// Whether the config gives the process a terminal.
+fn has_terminal(spec: &Spec) -> bool {
+    spec.process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false)
+}
+
+/// CRIU's key for the pty the init's stdio is on (its fds 0-2 on a /dev/pts device), if any.
+fn init_tty_key(pid: i32) -> Result<Option<String>> {
+    use std::os::unix::fs::MetadataExt;
+    for fd in 0..3 {
+        let link = format!("/proc/{pid}/fd/{fd}");
+        if !fs::read_link(&link).is_ok_and(|p| p.starts_with("/dev/pts/")) {
+            continue;
+        }
+        let md = fs::metadata(&link).with_context(|| format!("stat {link}"))?;
+        return Ok(Some(format!("tty[{:x}:{:x}]", md.rdev(), md.dev())));
+    }
+    Ok(None)
+}
 
 /// What `checkpoint` and `restore` share (runc's flags).
 #[derive(Debug, Default, Clone)]
@@ -162,7 +192,8 @@ pub fn checkpoint(root: &Path, id: &str, opts: &DumpOpts) -> Result<()> {
     let sdir = StateDir::open(root, id)?;
     let st = sdir.load()?;
     match container::status(root, &st) {
-        Status::Running => {}
+        // containerd's shim pauses the container around its checkpoint.
+        Status::Running | Status::Paused => {}
         other => bail!("container {id} is not running: {}", other.as_str()),
     }
     // Checked before anything is written: a missing CRIU leaves the container untouched.
@@ -176,6 +207,11 @@ pub fn checkpoint(root: &Path, id: &str, opts: &DumpOpts) -> Result<()> {
         .arg("--root")
         .arg(&st.rootfs);
     opts.common.shared_args(&mut cmd)?;
+    // CRIU freezes the whole cgroup (as runc has it do), which also works when the container
+    // is paused: it leaves the freezer as it found it.
+    if let Some(dir) = st.cgroup.freezer_dir().filter(|d| d.is_dir()) {
+        cmd.arg("--freeze-cgroup").arg(dir);
+    }
     if opts.leave_running && !opts.pre_dump {
         cmd.arg("--leave-running");
     }
@@ -204,6 +240,18 @@ pub fn checkpoint(root: &Path, id: &str, opts: &DumpOpts) -> Result<()> {
             .with_context(|| format!("{kind} namespace {}", path.display()))?
             .ino();
         cmd.arg("--external").arg(format!("{kind}[{ino}]:{key}"));
+    }
+    if has_terminal(&st.config) {
+        // The pty's master is the client's: CRIU cannot dump it, so the pty and the
+        // /dev/console bound from it are external (see the module docs).
+        cmd.args(["--ext-mount-map", "/dev/console:/dev/console"]);
+        if let Some(key) = init_tty_key(st.pid)? {
+            cmd.arg("--external").arg(&key);
+            if !opts.pre_dump {
+                let path = images.join(TTY_INFO);
+                fs::write(&path, &key).with_context(|| format!("write {}", path.display()))?;
+            }
+        }
     }
     if !opts.pre_dump {
         let fds: Vec<String> = (0..3)

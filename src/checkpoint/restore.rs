@@ -3,16 +3,18 @@
 //! the cgroup made with the config's limits; then `criu restore --restore-detached
 //! --restore-sibling` rebuilds the tree as our child, below that cgroup (`--cgroup-root`), with
 //! the external mounts mapped to their sources and the init's stdio pipes reconnected to ours
-//! (`--inherit-fd`, from `descriptors.json`). The state says `running` with the new init pid
-//! and start time. Without `--detach` we wait for the init and delete the container after,
-//! as a foreground `run` does. A failure leaves nothing: no state, no cgroup, no process.
+//! (`--inherit-fd`, from `descriptors.json`), or a new pty in place of its terminal (its
+//! master to `--console-socket`, or proxied in the foreground). The state says `running`
+//! with the new init pid and start time. Without `--detach` we wait for the init and delete
+//! the container after, as a foreground `run` does. A failure leaves nothing: no state, no
+//! cgroup, no process.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 
-use super::{criu, external_mounts, CriuOpts, DESCRIPTORS};
+use super::{criu, external_mounts, CriuOpts, DESCRIPTORS, TTY_INFO};
 use crate::bundle;
 use crate::cgroups::{Cgroup, Layout};
 use crate::container::{self, proc_stat, write_pid_file};
@@ -41,21 +43,23 @@ pub struct RestoreOpts {
 pub fn restore(opts: &RestoreOpts) -> Result<i32> {
     bundle::validate_id(&opts.id)?;
     let bundle = bundle::load(&opts.bundle)?;
-    if opts.console_socket.is_some()
-        || bundle
-            .spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.terminal())
-            .unwrap_or(false)
-    {
-        bail!("restore of a container with a terminal is not supported yet");
-    }
+    let tty = super::has_terminal(&bundle.spec);
+    container::check_console_flags(tty, opts.console_socket.is_some(), opts.detach)?;
     let criu = criu::find(&opts.common.criu)?;
     let (images, work) = opts.common.dirs()?;
     if !images.join("inventory.img").exists() {
         bail!("{}: not a checkpoint (no inventory.img)", images.display());
     }
+    let tty_key = fs::read_to_string(images.join(TTY_INFO)).ok();
+    if tty_key.is_some() && !tty {
+        bail!("the checkpointed process has a terminal: process.terminal must be true");
+    }
+    let console_socket = opts
+        .console_socket
+        .as_deref()
+        .map(crate::tty::connect_console_socket)
+        .transpose()?;
+    let mut master = None;
     let linux = bundle.spec.linux().as_ref();
     let (cgroup, mut unit) = container::resolve_cgroup(
         &bundle.spec,
@@ -152,6 +156,21 @@ pub fn restore(opts: &RestoreOpts) -> Result<i32> {
         for arg in inherit_fds(&images)? {
             cmd.arg("--inherit-fd").arg(arg);
         }
+        // A new pty (ours: the container's devpts is CRIU's to make) in place of the dumped one.
+        let _peer = match tty {
+            true => {
+                let (pty, path) = new_pty(&bundle.spec)?;
+                cmd.arg("--ext-mount-map")
+                    .arg(format!("/dev/console:{}", path.display()));
+                if let Some(key) = &tty_key {
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&pty.peer);
+                    cmd.arg("--inherit-fd").arg(format!("fd[{fd}]:{key}"));
+                }
+                master = Some(pty.master);
+                Some(pty.peer)
+            }
+            false => None,
+        };
         // Each joined namespace's fd stays open (and inheritable) until CRIU has run.
         let mut ns_files = Vec::new();
         for (kind, key, path) in super::external_namespaces(&bundle.spec) {
@@ -192,6 +211,9 @@ pub fn restore(opts: &RestoreOpts) -> Result<i32> {
             .map(|(_, s)| s)
             .ok_or_else(|| anyhow!("restored init {pid} vanished"))?;
         sdir.save(&st)?;
+        if let (Some(socket), Some(m)) = (&console_socket, master.take()) {
+            crate::tty::send_master(socket, &m)?;
+        }
         if let Some(p) = &pid_file {
             write_pid_file(p, pid)?;
         }
@@ -228,9 +250,24 @@ pub fn restore(opts: &RestoreOpts) -> Result<i32> {
         let _ = crate::sys::process::set_child_subreaper();
     }
     let set = crate::launch::foreground::block_signals()?;
-    let code = crate::launch::foreground::wait_forwarding(&set, pid, None)?;
+    let code = crate::launch::foreground::wait_forwarding(&set, pid, master)?;
     container::cleanup_after_run(&opts.root, &opts.id, &st)?;
     Ok(code)
+}
+
+/// A pty from our devpts (the config's console size on it) whose peer CRIU inherits, and
+/// the peer's path (what /dev/console is bound from).
+fn new_pty(spec: &oci_spec::runtime::Spec) -> Result<(crate::tty::Pty, PathBuf)> {
+    let size = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.console_size())
+        .map(|b| (b.height() as u16, b.width() as u16));
+    let pty = crate::tty::open_pty(size)?;
+    crate::sys::process::clear_cloexec(&pty.peer).context("the pty peer")?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&pty.peer);
+    let path = fs::read_link(format!("/proc/self/fd/{fd}")).context("the pty peer's path")?;
+    Ok((pty, path))
 }
 
 /// `--inherit-fd fd[N]:pipe:[INODE]` for each of the dumped init's stdio fds that was a pipe:
