@@ -33,6 +33,12 @@ fn check_devpts(fd: &OwnedFd, what: &str) -> Result<std::fs::Metadata> {
     file.metadata().with_context(|| format!("stat {what}"))
 }
 
+/// `process.consoleSize` as (rows, cols), for [`open_pty`].
+pub fn console_size(p: &oci_spec::runtime::Process) -> Option<(u16, u16)> {
+    p.console_size()
+        .map(|b| (b.height() as u16, b.width() as u16))
+}
+
 /// Open a new pty from `/dev/pts/ptmx` of the current root (call after pivot_root).
 pub fn open_pty(size: Option<(u16, u16)>) -> Result<Pty> {
     let master = open(

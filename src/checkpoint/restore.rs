@@ -258,11 +258,7 @@ pub fn restore(opts: &RestoreOpts) -> Result<i32> {
 /// A pty from our devpts (the config's console size on it) whose peer CRIU inherits, and
 /// the peer's path (what /dev/console is bound from).
 fn new_pty(spec: &oci_spec::runtime::Spec) -> Result<(crate::tty::Pty, PathBuf)> {
-    let size = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.console_size())
-        .map(|b| (b.height() as u16, b.width() as u16));
+    let size = spec.process().as_ref().and_then(crate::tty::console_size);
     let pty = crate::tty::open_pty(size)?;
     crate::sys::process::clear_cloexec(&pty.peer).context("the pty peer")?;
     let fd = std::os::fd::AsRawFd::as_raw_fd(&pty.peer);

@@ -202,9 +202,7 @@ fn setup<'a>(
     }
     let p = cfg.process;
     if p.terminal() == Some(true) {
-        let size = p
-            .console_size()
-            .map(|b| (b.height() as u16, b.width() as u16));
+        let size = crate::tty::console_size(p);
         super::init::terminal(size, cfg.console_socket, sync_fd, false)?;
     }
     crate::attrs::apply_process(p)?;

@@ -190,8 +190,7 @@ pub fn setup_terminal(
     let size = spec_or_process
         .process()
         .as_ref()
-        .and_then(|p| p.console_size())
-        .map(|b| (b.height() as u16, b.width() as u16));
+        .and_then(crate::tty::console_size);
     terminal(size, console_socket, sync_fd, console)
 }
 
