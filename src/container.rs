@@ -680,16 +680,32 @@ fn kill_and_wait(st: &State) -> Result<()> {
 /// Remove everything a stopped container still holds: processes left in its cgroup (a
 /// container without its own pid namespace), the cgroup, the state directory.
 pub(crate) fn destroy(sdir: StateDir, st: &State) -> Result<()> {
-    if !st.cgroup.pids().unwrap_or_default().is_empty() {
+    destroy_with(sdir, st, true)
+}
+
+/// [`destroy`] after a dump that ended the container. CRIU killed its tree, so a process in
+/// its cgroup now is a restore's into the same path (a lazy restore runs while the dump
+/// serves its pages): it is left alone, and so are the cgroup and unit holding it, as runc
+/// leaves them.
+pub(crate) fn destroy_after_dump(sdir: StateDir, st: &State) -> Result<()> {
+    destroy_with(sdir, st, false)
+}
+
+fn destroy_with(sdir: StateDir, st: &State, kill_members: bool) -> Result<()> {
+    let busy = !st.cgroup.pids().unwrap_or_default().is_empty();
+    if busy && kill_members {
         let _ = st.cgroup.kill_all(libc::SIGKILL);
     }
-    if let Some(unit) = &st.systemd_unit {
+    let keep_cgroup = busy && !kill_members;
+    if let (Some(unit), false) = (&st.systemd_unit, keep_cgroup) {
         match systemd::Systemd::connect(st.rootless) {
             Ok(mut sd) => sd.stop(unit),
             Err(e) => logging::warn(&format!("delete: unit {unit} not stopped: {e:#}")),
         }
     }
-    st.cgroup.remove()?;
+    if !keep_cgroup {
+        st.cgroup.remove()?;
+    }
     if let Some(id) = st.shared_rootfs_mount {
         crate::rootfs::detach_shared(&st.rootfs, id)?;
     }

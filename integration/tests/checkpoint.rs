@@ -31,11 +31,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use oxirun_integration::checks::assert_nothing_left;
-use oxirun_integration::qemu::{spec_config, TAP_HELPERS};
+use oxirun_integration::qemu::spec_config;
 use oxirun_integration::util::TestDir;
-use oxirun_integration::{guest, json, oxirun_bin, Container, Value};
-
-const TIMEOUT: Duration = Duration::from_secs(900);
+use oxirun_integration::{guest, json, Container, Value};
 
 const SCRIPT: &str = r##"
 T=/oxirun-test
@@ -288,25 +286,6 @@ const CONTAINERD: &[&str] = &[
     "the task goes on after it",
 ];
 
-/// A console-socket client for the guest: takes the pty master and copies what the
-/// container writes to a file.
-const RECVTTY: &str = r#"#!/usr/bin/python3
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.bind(sys.argv[1]); s.listen(1)
-c, _ = s.accept()
-_, fds, _, _ = socket.recv_fds(c, 1024, 1)
-with open(sys.argv[2], "ab", buffering=0) as f:
-    while True:
-        try:
-            b = os.read(fds[0], 4096)
-        except OSError:
-            break
-        if not b:
-            break
-        f.write(b)
-"#;
-
 /// The counter (writes `/count` every 0.2 s; stdio on the container's /dev/null, a tmpfs
 /// mark, a bind mount, a cgroup with a memory limit) and the stdout-pipe counter, from the
 /// config `oxirun spec` writes.
@@ -350,39 +329,19 @@ fn configs(dir: &TestDir) -> [Value; 5] {
 
 #[test]
 fn checkpoint_and_restore_in_a_guest() {
-    let name = "checkpoint-guest";
-    if let Some(why) = guest::unavailable() {
-        eprintln!("SKIP {name}: {why}");
-        return;
-    }
-    if !Path::new("/usr/sbin/criu").exists() {
-        eprintln!("SKIP {name}: no /usr/sbin/criu (install criu)");
-        return;
-    }
-    let dir = TestDir::new(name);
-    let [counter, pipe, sd, netns, tty] = configs(&dir);
-    let files: Vec<(&str, Vec<u8>, bool)> = vec![
-        (
-            "counter.json",
-            serde_json::to_vec_pretty(&counter).unwrap(),
-            false,
-        ),
-        (
-            "pipe.json",
-            serde_json::to_vec_pretty(&pipe).unwrap(),
-            false,
-        ),
-        ("sd.json", serde_json::to_vec_pretty(&sd).unwrap(), false),
-        (
-            "netns.json",
-            serde_json::to_vec_pretty(&netns).unwrap(),
-            false,
-        ),
-        ("tty.json", serde_json::to_vec_pretty(&tty).unwrap(), false),
-        ("recvtty.py", RECVTTY.as_bytes().to_vec(), true),
-        // The guest's root is this machine's: the dynamically linked debug build runs there.
-        ("oxirun", fs::read(oxirun_bin()).unwrap(), true),
-    ];
+    let files = |dir: &TestDir| {
+        let [counter, pipe, sd, netns, tty] = configs(dir);
+        [
+            ("counter.json", counter),
+            ("pipe.json", pipe),
+            ("sd.json", sd),
+            ("netns.json", netns),
+            ("tty.json", tty),
+        ]
+        .into_iter()
+        .map(|(n, v)| (n, serde_json::to_vec_pretty(&v).unwrap(), false))
+        .collect()
+    };
     let mut want: Vec<String> = vec![
         "criu check passes on this kernel".into(),
         "oxirun features: checkpoint enabled".into(),
@@ -394,16 +353,7 @@ fn checkpoint_and_restore_in_a_guest() {
     }
     want.push("podman: image imported".into());
     want.push("containerd: image imported".into());
-    let script = format!("{TAP_HELPERS}{SCRIPT}");
-    guest::run_suite(
-        name,
-        guest::Cgroups::V2,
-        &dir,
-        &files,
-        &script,
-        TIMEOUT,
-        &want,
-    );
+    guest::run_criu_suite("checkpoint-guest", files, SCRIPT, &want);
 }
 
 /// Here CRIU is missing (`--criu` names nothing): one line in runc's words, exit 1, and the

@@ -110,8 +110,8 @@ impl CriuOpts {
         Ok((images, work))
     }
 
-    /// The flags both directions pass through unchanged.
-    fn shared_args(&self, cmd: &mut std::process::Command) -> Result<()> {
+    /// The flags both directions pass through (`restore` says which one this is).
+    fn shared_args(&self, cmd: &mut std::process::Command, restore: bool) -> Result<()> {
         for (on, flag) in [
             (self.tcp_established, "--tcp-established"),
             (self.ext_unix_sk, "--ext-unix-sk"),
@@ -128,6 +128,14 @@ impl CriuOpts {
         if !matches!(mode, "soft" | "full" | "strict" | "ignore") {
             bail!("--manage-cgroups-mode: invalid value {mode:?} (soft, full, strict or ignore)");
         }
+        // CRIU's `strict` restore wants the cgroups not to exist, and the container's always
+        // does: we make it, with the config's limits, and start CRIU inside it. `full` is the
+        // nearest that works (every dumped property restored). runc 1.1 restores with `soft`
+        // whatever the flag says (CRIU's log: "cgroups restore mode 0x4").
+        let mode = match (mode, restore) {
+            ("strict", true) => "full",
+            _ => mode,
+        };
         cmd.arg(format!("--manage-cgroups={mode}"));
         for ns in &self.empty_ns {
             // runc takes the spec's name; CRIU knows only the network one by "net".
@@ -206,7 +214,7 @@ pub fn checkpoint(root: &Path, id: &str, opts: &DumpOpts) -> Result<()> {
         .arg(st.pid.to_string())
         .arg("--root")
         .arg(&st.rootfs);
-    opts.common.shared_args(&mut cmd)?;
+    opts.common.shared_args(&mut cmd, false)?;
     // CRIU freezes the whole cgroup (as runc has it do), which also works when the container
     // is paused: it leaves the freezer as it found it.
     if let Some(dir) = st.cgroup.freezer_dir().filter(|d| d.is_dir()) {
@@ -226,7 +234,12 @@ pub fn checkpoint(root: &Path, id: &str, opts: &DumpOpts) -> Result<()> {
         let (addr, port) = ps
             .rsplit_once(':')
             .ok_or_else(|| anyhow!("--page-server {ps:?}: want ADDRESS:PORT"))?;
-        cmd.args(["--page-server", "--address", addr, "--port", port]);
+        // A lazy dump is the page server itself, listening there; a plain dump sends its
+        // pages to one (as runc's `ps` over RPC means either, by `lazy_pages`).
+        if !opts.common.lazy_pages {
+            cmd.arg("--page-server");
+        }
+        cmd.args(["--address", addr, "--port", port]);
     }
     if let Some(fd) = opts.status_fd {
         cmd.arg("--status-fd").arg(fd.to_string());
@@ -271,7 +284,7 @@ pub fn checkpoint(root: &Path, id: &str, opts: &DumpOpts) -> Result<()> {
         return Ok(());
     }
     // CRIU killed the tree after dumping it: the container is gone, as after `delete`.
-    container::destroy(sdir, &st)
+    container::destroy_after_dump(sdir, &st)
 }
 
 /// Environment naming the container whose restore CRIU runs us for (set on CRIU's command,
@@ -322,4 +335,64 @@ fn has_restore_hooks(spec: &Spec) -> bool {
         !h.prestart().as_deref().unwrap_or(&[]).is_empty()
             || !h.create_runtime().as_deref().unwrap_or(&[]).is_empty()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(opts: &CriuOpts, restore: bool) -> Result<Vec<String>> {
+        let mut cmd = std::process::Command::new("criu");
+        opts.shared_args(&mut cmd, restore)?;
+        Ok(cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect())
+    }
+
+    #[test]
+    fn cgroups_mode_strict_restores_as_full() {
+        let strict = CriuOpts {
+            manage_cgroups_mode: Some("strict".into()),
+            ..Default::default()
+        };
+        assert!(args(&strict, false)
+            .unwrap()
+            .contains(&"--manage-cgroups=strict".into()));
+        assert!(args(&strict, true)
+            .unwrap()
+            .contains(&"--manage-cgroups=full".into()));
+        let default = args(&CriuOpts::default(), true).unwrap();
+        assert!(default.contains(&"--manage-cgroups=soft".into()));
+        let bad = CriuOpts {
+            manage_cgroups_mode: Some("sometimes".into()),
+            ..Default::default()
+        };
+        assert!(args(&bad, true).is_err());
+    }
+
+    #[test]
+    fn flags_pass_through_and_empty_ns_takes_the_spec_s_name() {
+        let o = CriuOpts {
+            tcp_established: true,
+            file_locks: true,
+            shell_job: true,
+            empty_ns: vec!["network".into()],
+            ..Default::default()
+        };
+        let a = args(&o, false).unwrap().join(" ");
+        for want in [
+            "--tcp-established",
+            "--file-locks",
+            "--shell-job",
+            "--empty-ns net",
+        ] {
+            assert!(a.contains(want), "{want}: {a}");
+        }
+        let pid = CriuOpts {
+            empty_ns: vec!["pid".into()],
+            ..Default::default()
+        };
+        assert!(args(&pid, false).is_err());
+    }
 }

@@ -1,7 +1,9 @@
 //! `oxirun restore`: a container whose init comes back from CRIU's images instead of being
 //! started: the bundle is loaded and checked as by `create`, the state directory claimed and
 //! the cgroup made with the config's limits; then `criu restore --restore-detached
-//! --restore-sibling` rebuilds the tree as our child, below that cgroup (`--cgroup-root`), with
+//! --restore-sibling`, started in that cgroup (as runc starts it, so that the tree lands there
+//! in every `--manage-cgroups-mode`, `ignore` included), rebuilds the tree as our child, below
+//! that cgroup (`--cgroup-root`), with
 //! the external mounts mapped to their sources and the init's stdio pipes reconnected to ours
 //! (`--inherit-fd`, from `descriptors.json`), or a new pty in place of its terminal (its
 //! master to `--console-socket`, or proxied in the foreground). The state says `running`
@@ -132,7 +134,7 @@ pub fn restore(opts: &RestoreOpts) -> Result<i32> {
             .args(["--restore-detached", "--restore-sibling"])
             .arg("--pidfile")
             .arg(&restored_pid);
-        opts.common.shared_args(&mut cmd)?;
+        opts.common.shared_args(&mut cmd, true)?;
         if super::has_restore_hooks(&bundle.spec) {
             // Our own binary through /proc (we outlive CRIU); CRIU execs it without arguments.
             cmd.arg("--action-script")
@@ -182,12 +184,32 @@ pub fn restore(opts: &RestoreOpts) -> Result<i32> {
                 .arg(format!("fd[{}]:{key}", std::os::fd::AsRawFd::as_raw_fd(&f)));
             ns_files.push(f);
         }
+        // CRIU moves the tree to the dumped cgroup's path unless told where the container's
+        // is now: a restore into a new id or unit lands in its own. (runc 1.1 passes these on
+        // v1 only: on v2 CRIU's log shows it moving runc's tree to the dumped path.)
         for (controller, path) in cgroup_roots(&st.cgroup)? {
             let root = match controller.is_empty() {
                 true => path,
                 false => format!("{controller}:{path}"),
             };
             cmd.arg("--cgroup-root").arg(root);
+        }
+        if unit.is_none() && !opts.no_cgroups {
+            // CRIU runs in the container's cgroup, as runc has it: what it restores starts
+            // there, whatever `--manage-cgroups-mode` makes it do with the images' cgroups.
+            let procs = st
+                .cgroup
+                .dirs
+                .iter()
+                .map(|(_, d)| {
+                    let p = d.join("cgroup.procs");
+                    fs::OpenOptions::new()
+                        .write(true)
+                        .open(&p)
+                        .with_context(|| format!("open {}", p.display()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            crate::sys::process::join_cgroups_before_exec(&mut cmd, procs);
         }
         // Relative mount sources in the images are the bundle's, as for create.
         std::env::set_current_dir(&bundle.dir)
@@ -211,8 +233,10 @@ pub fn restore(opts: &RestoreOpts) -> Result<i32> {
             .map(|(_, s)| s)
             .ok_or_else(|| anyhow!("restored init {pid} vanished"))?;
         sdir.save(&st)?;
-        if let (Some(socket), Some(m)) = (&console_socket, master.take()) {
-            crate::tty::send_master(socket, &m)?;
+        // Taken only for a socket: without one it is proxied in the foreground below.
+        if let (Some(socket), Some(m)) = (&console_socket, master.as_ref()) {
+            crate::tty::send_master(socket, m)?;
+            master = None;
         }
         if let Some(p) = &pid_file {
             write_pid_file(p, pid)?;

@@ -241,6 +241,27 @@ pub fn ignore_sigpipe() {
     };
 }
 
+/// Has `cmd`'s child write `0` to each of `procs` (open `cgroup.procs` files) before it
+/// execs: it starts in those cgroups, and so does everything it forks. The files stay open
+/// with the command (and close on exec).
+pub fn join_cgroups_before_exec(cmd: &mut std::process::Command, procs: Vec<std::fs::File>) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the hook runs in the forked child before exec; it only iterates a vector
+    // allocated before the fork and calls write(2), which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            for f in &procs {
+                // SAFETY: a one-byte write from a static buffer to an fd we own.
+                if libc::write(f.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
 /// `_exit(2)`: leave at once, without running atexit handlers or flushing stdio buffers that
 /// belong to the parent's copy of the address space.
 pub fn exit_now(code: i32) -> ! {

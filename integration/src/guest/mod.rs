@@ -19,6 +19,31 @@ use std::time::{Duration, Instant};
 
 use crate::qemu::run;
 
+/// A console-socket client for the guest (`recvtty.py SOCKET OUT`): takes the pty master and
+/// copies what the container writes to OUT. Other guest scripts import its `copy`.
+pub const RECVTTY: &str = r#"#!/usr/bin/python3
+import os, socket, sys
+
+def copy(fd, path):
+    """Append what arrives on fd to path until it closes."""
+    with open(path, "ab", buffering=0) as f:
+        while True:
+            try:
+                b = os.read(fd, 4096)
+            except OSError:
+                break
+            if not b:
+                break
+            f.write(b)
+
+if __name__ == "__main__":
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(sys.argv[1]); s.listen(1)
+    c, _ = s.accept()
+    _, fds, _, _ = socket.recv_fds(c, 1024, 1)
+    copy(fds[0], sys.argv[2])
+"#;
+
 /// The newest installed kernel with its modules: (image, version).
 pub fn kernel() -> Option<(PathBuf, String)> {
     let mut v: Vec<String> = fs::read_dir("/boot")
@@ -281,6 +306,34 @@ pub fn run_suite(
         run.console.contains("GUEST-DONE fails=0"),
         "guest did not finish cleanly"
     );
+}
+
+/// The checkpoint guests' runner. Where the guest or `/usr/sbin/criu` is missing it says
+/// SKIP and why; else it makes the test's directory, boots the pure v2 guest with the files
+/// `files` makes there plus this build of oxirun and the console-socket receiver
+/// (`recvtty.py`), runs `script` after the TAP helpers within 15 minutes, and asserts `want`
+/// as [`run_suite`] does.
+pub fn run_criu_suite(
+    name: &str,
+    files: impl FnOnce(&crate::util::TestDir) -> Vec<(&'static str, Vec<u8>, bool)>,
+    script: &str,
+    want: &[String],
+) {
+    let why = unavailable().or_else(|| {
+        (!Path::new("/usr/sbin/criu").exists()).then(|| "no /usr/sbin/criu (install criu)".into())
+    });
+    if let Some(why) = why {
+        eprintln!("SKIP {name}: {why}");
+        return;
+    }
+    let dir = crate::util::TestDir::new(name);
+    let mut files = files(&dir);
+    files.push(("recvtty.py", RECVTTY.as_bytes().to_vec(), true));
+    // The guest's root is this machine's: the dynamically linked debug build runs there.
+    files.push(("oxirun", fs::read(crate::oxirun_bin()).unwrap(), true));
+    let script = format!("{}{script}", crate::qemu::TAP_HELPERS);
+    let timeout = Duration::from_secs(900);
+    run_suite(name, Cgroups::V2, &dir, &files, &script, timeout, want);
 }
 
 /// One result line: (passed, name, note).
