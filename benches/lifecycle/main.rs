@@ -19,6 +19,11 @@
 //!   In the `no cgroups` mode only seccomp is added (shown as `run+seccomp (no limits)`).
 //!   Reported with its overhead (ratio and ms) over the bare `run` of the same runtime and mode.
 //!
+//! Then, once per runtime row, peak RSS (`rss.rs`): `create`, `run` and `exec` spawned through
+//! a few-page helper, since a command the bench spawns itself cannot report less than the
+//! bench's own RSS (the kernel folds the parent's high-water mark in at `execve`); the main
+//! table's RSS column is that floored figure.
+//!
 //! Then, once per runtime row (not per iteration), throughput: `OXIRUN_BENCH_SERIAL` `run`s
 //! back to back, and `OXIRUN_BENCH_PARALLEL` `run`s spawned at once and all reaped; each with a
 //! unique id and its own bundle directory. Reported: total wall, containers per second,
@@ -27,6 +32,12 @@
 //! last tenth over its first tenth (growth with count: lock contention, leaks). Afterwards the
 //! state-directory entries and `/oxirun-bench` cgroup directories those containers left behind
 //! are counted (a leak indicator) and then removed.
+//!
+//! Last, once per runtime row but `oxirun-roexe`, many containers at once (`scale.rs`): up to
+//! `OXIRUN_BENCH_SCALE` detached `sleep` containers, a probe's create/start/state/exec/delete
+//! and `list` at 1, 100 and that many running, the filler `run -d` growth, and the host
+//! memory per running container. Then the cold paths (`cold.rs`: a 16 MiB config, 1,000
+//! mounts, a 150k-rule seccomp profile; `OXIRUN_BENCH_COLD=0` skips them).
 //!
 //! Metrics over `OXIRUN_BENCH_ITERS` iterations after `OXIRUN_BENCH_WARMUPS` warm-ups: median
 //! and p90 wall time; CPU time (user+sys) from the `wait4` rusage of each runtime command (`rt`,
@@ -59,6 +70,8 @@
 //!
 //! Environment: `OXIRUN_BENCH_ITERS` (default 50), `OXIRUN_BENCH_WARMUPS` (3),
 //! `OXIRUN_BENCH_SERIAL` (200), `OXIRUN_BENCH_PARALLEL` (50; 0 skips a throughput batch),
+//! `OXIRUN_BENCH_SCALE` (1000: containers running at once in the many-containers phase, see
+//! `scale.rs`; 0 skips it),
 //! `OXIRUN_BIN` (default: the binary cargo built for this bench, else `target/release/oxirun`),
 //! `OXIRUN_BENCH_RUNTIMES` (comma list, default all found), `OXIRUN_BENCH_MODES` (comma list of
 //! `cgroups`, `no-cgroups`, `systemd`; default all that apply). Machine safety: the bench signals
@@ -70,11 +83,14 @@
 
 mod bundle;
 mod cgroups;
+mod cold;
 mod markdown;
 mod mntns;
 mod procs;
 mod report;
+mod rss;
 mod runtime;
+mod scale;
 mod scenarios;
 mod stats;
 mod svg;
@@ -98,6 +114,10 @@ pub struct Config {
     pub warmups: usize,
     pub serial: usize,
     pub parallel: usize,
+    /// Containers running at once in the many-containers phase (0 skips it).
+    pub scale: usize,
+    /// Whether the cold-path phase runs.
+    pub cold: bool,
 }
 
 fn main() {
@@ -121,6 +141,8 @@ fn real_main() -> Result<()> {
         warmups: env_num("OXIRUN_BENCH_WARMUPS", 3)?,
         serial: env_num("OXIRUN_BENCH_SERIAL", 200)?,
         parallel: env_num("OXIRUN_BENCH_PARALLEL", 50)?,
+        scale: env_num("OXIRUN_BENCH_SCALE", 1000)?,
+        cold: env_num("OXIRUN_BENCH_COLD", 1)? != 0,
     };
 
     // SAFETY: prctl(PR_SET_CHILD_SUBREAPER, 1) only changes this process's reaping behaviour.
@@ -213,6 +235,17 @@ fn real_main() -> Result<()> {
         }
     }
 
+    match rss::build_helper(&manifest, &bench_dir) {
+        Ok(helper) => {
+            for rt in runtimes.iter_mut() {
+                eprintln!("  peak RSS: {}", rt.row_name());
+                rt.rss = Some(bench.peak_rss(rt, &helper).map_err(|e| format!("{e:#}")));
+            }
+            bench.rss_helper = Some(helper);
+        }
+        Err(e) => eprintln!("warning: no peak RSS phase: {e:#}"),
+    }
+
     for rt in runtimes.iter_mut() {
         if let Some(err) = &rt.errors[Scenario::Run as usize] {
             if rt.samples[Scenario::Run as usize].is_empty() {
@@ -226,6 +259,18 @@ fn real_main() -> Result<()> {
                 .throughput(rt, cfg.serial, cfg.parallel)
                 .map_err(|e| format!("{e:#}")),
         );
+    }
+
+    // The read-only-binary row differs from oxirun's only in its re-exec: not worth 1,000 more.
+    let scaled = |r: &&mut Runtime| cfg.scale > 0 && r.name != runtime::RO_EXE;
+    for rt in runtimes.iter_mut().filter(scaled) {
+        eprintln!("  many containers ({}): {}", cfg.scale, rt.row_name());
+        rt.scale = Some(bench.scale(rt, cfg.scale).map_err(|e| format!("{e:#}")));
+    }
+    let cold = |r: &&mut Runtime| cfg.cold && r.name != runtime::RO_EXE;
+    for rt in runtimes.iter_mut().filter(cold) {
+        eprintln!("  cold paths: {}", rt.row_name());
+        rt.cold = Some(bench.cold(rt).map_err(|e| format!("{e:#}")));
     }
 
     cgroups::cleanup_cgroups();

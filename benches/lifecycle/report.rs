@@ -7,7 +7,10 @@ use std::fs;
 use serde_json::{json, Value};
 
 use crate::bundle::{CPU_PERIOD, CPU_QUOTA, CPU_SHARES, MEMORY_LIMIT, PIDS_LIMIT};
+use crate::cold;
+use crate::rss;
 use crate::runtime::{Mode, Runtime};
+use crate::scale;
 use crate::scenarios::{Scenario, SCENARIOS};
 use crate::stats::{ms, summarize, Summary};
 use crate::throughput::{Batch, Throughput};
@@ -86,11 +89,55 @@ pub fn report(
     let ratios = ratio_table(&mut out, &rows);
     let reexec = reexec_cost(&mut out, &rows);
     let systemd = systemd_cost(&mut out, &rows);
+    let scale_rows = phase_rows(runtimes, |rt| &rt.scale);
+    let cold_rows = phase_rows(runtimes, |rt| &rt.cold);
+    let rss_rows = phase_rows(runtimes, |rt| &rt.rss);
+    let mut extra_md = String::new();
+    if !rss_rows.is_empty() {
+        extra_md.push_str(&rss::markdown(&rss_rows));
+    }
+    if !scale_rows.is_empty() {
+        extra_md.push_str(&scale::markdown(&scale_rows));
+    }
+    if !cold_rows.is_empty() {
+        extra_md.push_str(&cold::markdown(&cold_rows));
+    }
+    out.push_str(&extra_md);
+    for rt in runtimes {
+        for (what, failed) in [
+            (
+                "many containers",
+                rt.scale.as_ref().and_then(|r| r.as_ref().err()),
+            ),
+            (
+                "cold paths",
+                rt.cold.as_ref().and_then(|r| r.as_ref().err()),
+            ),
+            ("peak RSS", rt.rss.as_ref().and_then(|r| r.as_ref().err())),
+        ] {
+            if let Some(e) = failed {
+                let _ = writeln!(out, "{}: {what}: {e}", rt.row_name());
+            }
+        }
+    }
     notes(&mut out, &rows, cgroups_seen);
     print!("{out}");
 
     let chart = svg::chart(&rows, cfg, &host);
-    let md = markdown::table(&rows, cfg, &host);
+    let mut md = markdown::table(&rows, cfg, &host);
+    md.push_str(&extra_md);
+    let scale_json: serde_json::Map<String, Value> = scale_rows
+        .iter()
+        .map(|(n, sc)| (n.clone(), scale::to_json(sc)))
+        .collect();
+    let rss_json: serde_json::Map<String, Value> = rss_rows
+        .iter()
+        .map(|(n, r)| (n.clone(), rss::to_json(r)))
+        .collect();
+    let cold_json: serde_json::Map<String, Value> = cold_rows
+        .iter()
+        .map(|(n, c)| (n.clone(), cold::to_json(c)))
+        .collect();
     let json = json!({
         "bench": "lifecycle",
         "workload": "busybox /bin/true",
@@ -121,6 +168,10 @@ pub fn report(
             "applied_in_modes": ["cgroups", "systemd"],
         },
         "throughput_counts": { "serial": cfg.serial, "parallel": cfg.parallel },
+        "scale_max_running": cfg.scale,
+        "scale": scale_json,
+        "cold_paths": cold_json,
+        "peak_rss_via_helper": rss_json,
         "runtimes": json_rows,
         "ratios_oxirun_over_peer": ratios,
         "cve_2019_5736_reexec_cost": reexec,
@@ -584,6 +635,18 @@ fn notes(out: &mut String, rows: &[Row], cgroups_seen: &BTreeMap<String, Vec<Str
          CPU rt = user+sys of the runtime commands (create+start+delete, run, or exec) incl. \
          children they reaped;\nCPU init = the container init (runtime setup inside it before \
          execve, plus /bin/true) and orphans reparented to the bench.\nRSS = ru_maxrss of the \
-         create (or run, or exec) command."
+         create (or run, or exec) command, floored at the bench's own RSS (the kernel folds the \
+         parent's\nhigh-water mark in at execve): see the peak RSS section for the runtimes' own."
     );
+}
+
+/// (row name, result) of each runtime row whose once-per-row phase `phase` succeeded.
+fn phase_rows<'a, T>(
+    runtimes: &'a [Runtime],
+    phase: impl Fn(&'a Runtime) -> &'a Option<Result<T, String>>,
+) -> Vec<(String, &'a T)> {
+    runtimes
+        .iter()
+        .filter_map(|rt| Some((rt.row_name(), phase(rt).as_ref()?.as_ref().ok()?)))
+        .collect()
 }

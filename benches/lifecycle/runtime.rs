@@ -6,6 +6,9 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Result};
 
+use crate::cold::Cold;
+use crate::rss::Rss;
+use crate::scale::Scale;
 use crate::scenarios::SCENARIOS;
 use crate::stats::Sample;
 use crate::throughput::Throughput;
@@ -67,6 +70,12 @@ pub struct Runtime {
     pub errors: [Option<String>; SCENARIOS.len()],
     /// The once-per-row throughput phase (`None`: not run).
     pub throughput: Option<Result<Throughput, String>>,
+    /// The once-per-row many-containers phase (`None`: not run).
+    pub scale: Option<Result<Scale, String>>,
+    /// Peak RSS spawned from the few-page helper (`None`: not run).
+    pub rss: Option<Result<Rss, String>>,
+    /// The once-per-row cold-path cases (`None`: not run).
+    pub cold: Option<Result<Vec<Cold>, String>>,
 }
 
 impl Runtime {
@@ -123,6 +132,9 @@ pub fn find_runtimes(manifest: &Path, bench_dir: &Path) -> Result<Vec<Runtime>> 
             samples: std::array::from_fn(|_| Vec::new()),
             errors: std::array::from_fn(|_| None),
             throughput: None,
+            scale: None,
+            cold: None,
+            rss: None,
         };
         rt.root = bench_dir.join("state").join(rt.key());
         if let Some(e) = err {

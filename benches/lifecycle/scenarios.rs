@@ -86,6 +86,8 @@ pub struct Bench {
     /// Per runtime row: hierarchies holding the container's cgroup right after its first
     /// `create` (checked once, in the first warm-up, outside the measured iterations).
     pub cgroups_seen: BTreeMap<String, Vec<String>>,
+    /// `rss-exec`, once built (see `rss.rs`).
+    pub rss_helper: Option<PathBuf>,
 }
 
 impl Bench {
@@ -112,6 +114,7 @@ impl Bench {
             host_ns,
             long: BTreeMap::new(),
             cgroups_seen: BTreeMap::new(),
+            rss_helper: None,
         })
     }
 
@@ -137,7 +140,7 @@ impl Bench {
     }
 
     /// Writes the shared bundle's config.json for container number `n`; returns (id, leaf).
-    fn prepare(&mut self, rt: &Runtime, variant: Variant) -> Result<(String, String)> {
+    pub fn prepare(&mut self, rt: &Runtime, variant: Variant) -> Result<(String, String)> {
         self.counter += 1;
         let n = self.counter;
         let id = format!("oxb-{}-{}", rt.name, n);
@@ -174,8 +177,29 @@ impl Bench {
 
     /// Spawns `RT [global] --root R <args>` (stdin, stdout null; stderr to `stderr`).
     pub fn spawn(&self, rt: &Runtime, args: &[&str], stderr: &Path) -> Result<libc::pid_t> {
+        self.spawn_with(rt, args, stderr, None)
+    }
+
+    /// [`Bench::spawn`], or with `via` = (`rss-exec`, its output file) through that helper,
+    /// which writes the command's own peak RSS there (see `rss.rs`).
+    pub fn spawn_with(
+        &self,
+        rt: &Runtime,
+        args: &[&str],
+        stderr: &Path,
+        via: Option<(&Path, &Path)>,
+    ) -> Result<libc::pid_t> {
         let err_file = fs::File::create(stderr)?;
-        let child = Command::new(&rt.bin)
+        let mut cmd = match via {
+            Some((helper, out)) => {
+                let _ = fs::remove_file(out);
+                let mut c = Command::new(helper);
+                c.arg(out).arg(&rt.bin);
+                c
+            }
+            None => Command::new(&rt.bin),
+        };
+        let child = cmd
             .args(&rt.global_args)
             .arg("--root")
             .arg(&rt.root)
@@ -280,13 +304,7 @@ impl Bench {
 
     /// `RT exec ID /bin/true` in the row's long-running container (started on first use).
     pub fn exec_true(&mut self, rt: &Runtime) -> Result<Sample> {
-        if !self.long.contains_key(&rt.key()) {
-            let long = self
-                .start_long(rt)
-                .context("start the long-running container")?;
-            self.long.insert(rt.key(), long);
-        }
-        let id = self.long[&rt.key()].id.clone();
+        let id = self.long_id(rt)?;
         let result = self.command(rt, &["exec", &id, "/bin/true"]);
         let strays = reap_strays();
         let exec = result?;
@@ -297,6 +315,17 @@ impl Bench {
             cpu_init: strays,
             maxrss_kib: exec.rusage.ru_maxrss as u64,
         })
+    }
+
+    /// The id of the row's long-running container, started on first use.
+    pub fn long_id(&mut self, rt: &Runtime) -> Result<String> {
+        if !self.long.contains_key(&rt.key()) {
+            let long = self
+                .start_long(rt)
+                .context("start the long-running container")?;
+            self.long.insert(rt.key(), long);
+        }
+        Ok(self.long[&rt.key()].id.clone())
     }
 
     fn start_long(&mut self, rt: &Runtime) -> Result<LongRunning> {
