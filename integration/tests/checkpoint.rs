@@ -160,6 +160,8 @@ for R in runc oxirun; do
   cd /
 done
 
+# The engines' own commands take seconds under load: "goes on" allows up to 100 counts (20 s)
+# after the one the checkpoint stopped at; a fresh start would be below it.
 # podman (its default systemd cgroup manager, conmon): checkpoint + restore, and an
 # exported checkpoint imported as a new container (a fresh rootfs: the mount points of its
 # file bind mounts have to be made).
@@ -177,7 +179,7 @@ for R in /usr/bin/runc $OX; do
   before=$(cat $($P mount pc-$r)/count)
   runok "$W: container restore" $P container restore pc-$r
   sleep 1; after=$($P exec pc-$r cat /count 2>&1)
-  yes_if "$W: the counter goes on" "[ '$after' -gt '$before' ] && [ '$after' -lt $((before+25)) ]" "before=$before after=$after"
+  yes_if "$W: the counter goes on" "[ '$after' -gt '$before' ] && [ '$after' -lt $((before+100)) ]" "before=$before after=$after"
   runok "$W: checkpoint --export" $P container checkpoint --export /tmp/pc-$r.tar.gz pc-$r
   $P rm -f pc-$r >/dev/null 2>&1
   runok "$W: restore --import" $P container restore --import /tmp/pc-$r.tar.gz --name pc2-$r
@@ -191,7 +193,7 @@ for R in /usr/bin/runc $OX; do
   before=$(cat $($P mount pt-$r)/count)
   runok "$W: tty: container restore" $P container restore pt-$r
   sleep 1.5; last=$($P logs pt-$r | tail -1 | tr -dc 0-9)
-  yes_if "$W: tty: the log goes on through the new pty" "[ '$last' -gt '$before' ] && [ '$last' -lt $((before+25)) ]" "before=$before last=$last"
+  yes_if "$W: tty: the log goes on through the new pty" "[ '$last' -gt '$before' ] && [ '$last' -lt $((before+100)) ]" "before=$before last=$last"
   $P rm -f -t 0 pt-$r >/dev/null 2>&1
 done
 
@@ -218,7 +220,7 @@ for R in /usr/bin/runc $OX; do
   runok "$W: container restore --live" $C container restore --live --rw $id ref-$r
   yes_if "$W: restored task running" "$C task ls | grep -q '^$id .*RUNNING'" "$($C task ls)"
   sleep 1; after=$($C task exec --exec-id w3 $id cat /count 2>&1)
-  yes_if "$W: the counter goes on" "[ '$after' -gt '$before' ] && [ '$after' -lt $((before+25)) ]" "before=$before after=$after"
+  yes_if "$W: the counter goes on" "[ '$after' -gt '$before' ] && [ '$after' -lt $((before+100)) ]" "before=$before after=$after"
   $C task kill -s KILL $id >/dev/null 2>&1; sleep 1; $C task rm $id >/dev/null 2>&1; $C container rm $id >/dev/null 2>&1
 done
 for R in /usr/bin/runc $OX; do
@@ -288,14 +290,17 @@ const CONTAINERD: &[&str] = &[
 
 /// The counter (writes `/count` every 0.2 s; stdio on the container's /dev/null, a tmpfs
 /// mark, a bind mount, a cgroup with a memory limit) and the stdout-pipe counter, from the
-/// config `oxirun spec` writes.
+/// config `oxirun spec` writes. The count is written in place (`1<>`, no truncation): CRIU
+/// checks the size of every file open at a dump, and a `--leave-running` dump that froze the
+/// shell between `>`'s truncation and its write recorded size 0 ("File count has bad size"
+/// on the later restore; seen once under heavy load).
 fn configs(dir: &TestDir) -> [Value; 5] {
     let mut c = spec_config(dir);
     c["process"]["terminal"] = json!(false);
     c["root"]["readonly"] = json!(false);
     let mut pipe = c.clone();
     c["process"]["args"] = json!(["sh", "-c",
-        "exec </dev/null >/dev/null 2>&1; echo mark > /scratch/mark; i=0; while true; do echo $i > /count; i=$((i+1)); sleep 0.2; done"]);
+        "exec </dev/null >/dev/null 2>&1; echo mark > /scratch/mark; i=0; while true; do echo $i 1<>/count; i=$((i+1)); sleep 0.2; done"]);
     let mounts = c["mounts"].as_array_mut().unwrap();
     mounts.push(json!({"destination": "/data", "type": "bind", "source": "@DATA@", "options": ["rbind", "ro"]}));
     mounts.push(json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m"]}));
