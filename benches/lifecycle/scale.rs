@@ -49,13 +49,7 @@ pub struct Scale {
 impl Scale {
     /// Median `run -d` wall of the last tenth of the fillers over that of the first tenth.
     pub fn fill_growth(&self) -> Option<f64> {
-        let w = &self.fill_walls;
-        let tenth = (w.len() / 10).max(1);
-        (w.len() >= 2 * tenth).then(|| {
-            let first = median(w[..tenth].iter().copied());
-            let last = median(w[w.len() - tenth..].iter().copied());
-            last as f64 / first.max(1) as f64
-        })
+        crate::stats::tenth_growth(&self.fill_walls)
     }
 
     /// The top level's median of `op` over the first level's.

@@ -69,3 +69,15 @@ pub fn summarize(samples: &[Sample]) -> Summary {
 pub fn ms(us: u64) -> String {
     format!("{:.2}", us as f64 / 1000.0)
 }
+
+/// Median of the last tenth of `walls` over that of the first tenth (in order): whether a
+/// command costs more as more have run. `None` with fewer than two tenths.
+pub fn tenth_growth(walls: &[u64]) -> Option<f64> {
+    let tenth = (walls.len() / 10).max(1);
+    if walls.len() < 2 * tenth {
+        return None;
+    }
+    let first = median(walls[..tenth].iter().copied());
+    let last = median(walls[walls.len() - tenth..].iter().copied());
+    Some(last as f64 / first.max(1) as f64)
+}

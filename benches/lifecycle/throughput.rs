@@ -66,13 +66,7 @@ impl Batch {
 
     /// Median wall of the last tenth of the commands over that of the first tenth.
     pub fn growth(&self) -> Option<f64> {
-        let tenth = (self.walls.len() / 10).max(1);
-        if self.walls.len() < 2 * tenth {
-            return None;
-        }
-        let first = median(self.walls[..tenth].iter().copied());
-        let last = median(self.walls[self.walls.len() - tenth..].iter().copied());
-        Some(last as f64 / first.max(1) as f64)
+        crate::stats::tenth_growth(&self.walls)
     }
 
     fn fail(&mut self, e: anyhow::Error) {
